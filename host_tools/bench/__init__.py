@@ -1,0 +1,1 @@
+"""Benchmarks behind `edgecall bench …`: JSON results, medians, ratios against peers measured in the same run."""

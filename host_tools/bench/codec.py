@@ -1,0 +1,268 @@
+"""`edgecall bench codec`: codec speed and size, measured in one run on this machine.
+
+- host throughput (Msamples/s, median of repeats) of each codec against a peer on the same input:
+  audioop for G.711 and IMA ADPCM (both called from Python on whole buffers), spandsp (same
+  process, same compiler flags; host_tools/bench/g722_host.c) and ffmpeg's encoder/decoder for
+  G.722 (ffmpeg's `-benchmark` user time minus a pass-through run of the same audio, so that
+  process start and file I/O are not counted against it);
+- instructions per 20 ms frame on Cortex-M0 (QEMU microbit) and Cortex-M4 (QEMU mps2-an386), counted
+  deterministically with `-icount shift=0` and SysTick by the C harness (tests/c/vectors.c bench);
+- flash and static RAM per module at -Os for M0 and M4 (arm-none-eabi-size), and state sizes.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from host_tools.paths import BUILD, NATIVE_INCLUDE, NATIVE_SRC, ROOT, TESTDATA
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
+
+SECONDS_OF_AUDIO = 60
+CORES = {"m0": ("microbit", "cortex-m0"), "m4": ("mps2-an386", "cortex-m4")}
+TARGETS = {
+    "g711_vs_audioop": 2.0,
+    "g722_vs_best_peer": 1.5,
+    "g722_m4_instructions_per_frame": 200_000,
+    "m0_total_flash_bytes": 16 * 1024,
+}
+
+
+def _median_time(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _speech(rate: int) -> np.ndarray:
+    """About SECONDS_OF_AUDIO seconds of the shared speech at `rate`."""
+    from host_tools.audiofiles import read_le16, read_wav  # the test data readers
+
+    if rate == 8000:
+        parts = [read_wav(TESTDATA / "speech" / f)[0] for f in ("or105.wav", "or109.wav", "or114.wav")]
+    else:
+        parts = [read_wav(TESTDATA / "speech" / "speech_16k.wav")[0], read_le16(TESTDATA / "itu-stl/g722/inpsp.bin")]
+    one = np.concatenate(parts)
+    reps = -(-SECONDS_OF_AUDIO * rate // len(one))
+    return np.tile(one, reps)[: SECONDS_OF_AUDIO * rate].copy()
+
+
+def _ratio_row(name: str, n: int, ours_s: float, peer: str, peer_s: float) -> dict[str, Any]:
+    return {
+        "codec": name,
+        "samples": n,
+        "ours_msamples_per_s": round(n / ours_s / 1e6, 2),
+        "peer": peer,
+        "peer_msamples_per_s": round(n / peer_s / 1e6, 2),
+        "ratio": round(peer_s / ours_s, 2),
+    }
+
+
+def host_python_peers(repeats: int) -> list[dict[str, Any]]:
+    import native_codec as nc
+
+    pcm = _speech(8000)
+    raw = pcm.tobytes()
+    n = len(pcm)
+    rows = []
+    for law, enc_peer, dec_peer in (("ulaw", audioop.lin2ulaw, audioop.ulaw2lin), ("alaw", audioop.lin2alaw, audioop.alaw2lin)):
+        codes = nc.g711_encode(pcm, law)
+        rows.append(_ratio_row(f"g711-{law}-encode", n, _median_time(lambda: nc.g711_encode(pcm, law), repeats), "audioop", _median_time(lambda: enc_peer(raw, 2), repeats)))
+        rows.append(_ratio_row(f"g711-{law}-decode", n, _median_time(lambda: nc.g711_decode(codes, law), repeats), "audioop", _median_time(lambda: dec_peer(codes, 2), repeats)))
+    payload = nc.AdpcmEncoder("dvi4").encode(pcm[: n // 2 * 2])
+    rows.append(_ratio_row("adpcm-encode", n, _median_time(lambda: nc.AdpcmEncoder("dvi4").encode(pcm), repeats), "audioop", _median_time(lambda: audioop.lin2adpcm(raw, 2, None), repeats)))
+    rows.append(_ratio_row("adpcm-decode", n, _median_time(lambda: nc.AdpcmDecoder("dvi4").decode(payload), repeats), "audioop", _median_time(lambda: audioop.adpcm2lin(payload[4:], 2, None), repeats)))
+    return rows
+
+
+def _build_g722_host() -> Path:
+    exe = BUILD / "bench" / "g722_host"
+    exe.parent.mkdir(parents=True, exist_ok=True)
+    src = Path(__file__).with_name("g722_host.c")
+    cmd = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{NATIVE_INCLUDE}", str(src),
+           str(NATIVE_SRC / "g722.c"), "-o", str(exe), "-lspandsp"]
+    subprocess.run(cmd, check=True, timeout=120)
+    return exe
+
+
+def _ffmpeg_utime(args: list[str]) -> float:
+    p = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-benchmark", *args], capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed: {p.stderr[-400:]}")
+    m = re.search(r"bench: utime=([0-9.]+)s", p.stderr)
+    if not m:
+        raise RuntimeError("ffmpeg -benchmark printed no utime")
+    return float(m.group(1))
+
+
+def host_g722(repeats: int) -> list[dict[str, Any]]:
+    pcm = _speech(16000)
+    work = BUILD / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    raw = work / "speech16k.raw"
+    pcm.astype("<i2").tofile(raw)
+    res = json.loads(subprocess.run([str(_build_g722_host()), str(raw), str(repeats)], check=True, capture_output=True, text=True, timeout=600).stdout)
+    n = res["samples"]
+    rows = [
+        _ratio_row("g722-encode", n, res["ours_encode_s"], "spandsp", res["spandsp_encode_s"]),
+        _ratio_row("g722-decode", n, res["ours_decode_s"], "spandsp", res["spandsp_decode_s"]),
+    ]
+    rows[0]["peer_agrees_bit_exact"] = res["spandsp_codewords_equal"]
+    if shutil.which("ffmpeg"):
+        pcm_in = ["-f", "s16le", "-ar", "16000", "-ac", "1", "-i", str(raw)]
+        g722 = work / "speech16k.g722"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", *pcm_in, "-c:a", "g722", "-f", "g722", str(g722)], check=True, timeout=300)
+        ff = [_ffmpeg_utime([*pcm_in, "-c:a", "g722", "-f", "null", "-"]) for _ in range(max(3, repeats // 3))]
+        base = [_ffmpeg_utime([*pcm_in, "-c:a", "pcm_s16le", "-f", "null", "-"]) for _ in range(max(3, repeats // 3))]
+        ffd = [_ffmpeg_utime(["-f", "g722", "-i", str(g722), "-c:a", "pcm_s16le", "-f", "null", "-"]) for _ in range(max(3, repeats // 3))]
+        enc_s = max(statistics.median(ff) - statistics.median(base), 1e-6)
+        dec_s = max(statistics.median(ffd) - statistics.median(base) / 2, 1e-6)
+        rows.append(_ratio_row("g722-encode", n, res["ours_encode_s"], "ffmpeg", enc_s))
+        rows.append(_ratio_row("g722-decode", n, res["ours_decode_s"], "ffmpeg", dec_s))
+    return rows
+
+
+def cortex_m_instructions() -> dict[str, dict[str, dict[str, int]]]:
+    from host_tools.native import cortexm
+
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for core, (env, _cpu) in CORES.items():
+        elf = cortexm.build(env, "vectors")
+        code, text = cortexm.run(elf, env, "bench ../shared/testdata", timeout=600)
+        if code != 0:
+            raise RuntimeError(f"bench harness on {env} exited {code}: {text[-400:]}")
+        out[core] = {}
+        for m in re.finditer(r"^bench (\S+) frames=(\d+) mean=(\d+) max=(\d+)$", text, re.M):
+            out[core][m.group(1)] = {"frames": int(m.group(2)), "mean": int(m.group(3)), "max": int(m.group(4))}
+    return out
+
+
+def footprint() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    work = BUILD / "bench" / "size"
+    work.mkdir(parents=True, exist_ok=True)
+    for core, (_env, cpu) in CORES.items():
+        mods: dict[str, dict[str, int]] = {}
+        for src in sorted(NATIVE_SRC.glob("*.c")):
+            obj = work / f"{core}-{src.stem}.o"
+            subprocess.run(["arm-none-eabi-gcc", f"-mcpu={cpu}", "-mthumb", "-Os", "-std=c99", "-ffunction-sections",
+                            "-fdata-sections", f"-I{NATIVE_INCLUDE}", "-c", str(src), "-o", str(obj)], check=True, timeout=120)
+            line = subprocess.run(["arm-none-eabi-size", str(obj)], check=True, capture_output=True, text=True).stdout.splitlines()[1]
+            text, data, bss = (int(x) for x in line.split()[:3])
+            mods[src.stem] = {"text": text, "data": data, "bss": bss, "flash": text + data, "static_ram": data + bss}
+        out[core] = {"modules": mods, "total_flash": sum(m["flash"] for m in mods.values())}
+    return out
+
+
+def state_sizes() -> dict[str, int]:
+    from native_codec import lib
+
+    return {
+        "g722_encoder": int(lib.ec_g722_enc_state_size()),
+        "g722_decoder": int(lib.ec_g722_dec_state_size()),
+        "adpcm": int(lib.ec_adpcm_state_size()),
+        "plc": int(lib.ec_plc_state_size()),
+    }
+
+
+def _targets(host: list[dict[str, Any]], instr: dict[str, Any], size: dict[str, Any]) -> list[dict[str, Any]]:
+    def row(name: str, value: float, target: float, higher_is_better: bool) -> dict[str, Any]:
+        met = value >= target if higher_is_better else value <= target
+        return {"name": name, "value": value, "target": target, "met": met}
+
+    g711 = min(r["ratio"] for r in host if r["codec"].startswith("g711"))
+    rows = [row("g711_vs_audioop (worst of enc/dec, both laws)", g711, TARGETS["g711_vs_audioop"], True)]
+    for op in ("encode", "decode"):
+        peers = [r for r in host if r["codec"] == f"g722-{op}"]
+        best = min(peers, key=lambda r: r["ratio"])
+        rows.append(row(f"g722_{op}_vs_faster_peer ({best['peer']})", best["ratio"], TARGETS["g722_vs_best_peer"], True))
+    m4 = instr.get("m4", {})
+    if "g722-enc" in m4 and "g722-dec" in m4:
+        rows.append(row("g722_enc+dec_m4_instructions_per_20ms", m4["g722-enc"]["mean"] + m4["g722-dec"]["mean"],
+                        TARGETS["g722_m4_instructions_per_frame"], False))
+    rows.append(row("all_codecs_flash_m0_bytes", size["m0"]["total_flash"], TARGETS["m0_total_flash_bytes"], False))
+    return rows
+
+
+def run(json_out: bool, quick: bool) -> int:
+    import platform as _platform
+
+    if not TESTDATA.is_dir():
+        print(f"edgecall bench codec: test data not found at {TESTDATA}", file=sys.stderr)
+        return 2
+    repeats = 3 if quick else 15
+    host = host_python_peers(repeats) + host_g722(repeats)
+    instr = cortex_m_instructions()
+    size = footprint()
+    result = {
+        "schema": 1,
+        "bench": "codec",
+        "machine": {"cpu": _platform.processor() or _platform.machine(), "python": _platform.python_version()},
+        "repeats": repeats,
+        "host_throughput": host,
+        "cortex_m_instructions_per_20ms": instr,
+        "footprint_os": size,
+        "state_bytes": state_sizes(),
+        "targets": _targets(host, instr, size),
+    }
+    if json_out:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_human(result)
+    return 0
+
+
+def _print_human(r: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    t = Table(title="Host throughput (median, Msamples/s)")
+    for c in ("codec", "ours", "peer", "peer Ms/s", "ratio"):
+        t.add_column(c)
+    for row in r["host_throughput"]:
+        t.add_row(row["codec"], f"{row['ours_msamples_per_s']}", row["peer"], f"{row['peer_msamples_per_s']}", f"{row['ratio']}×")
+    con.print(t)
+    t = Table(title="Instructions per 20 ms frame (QEMU, -icount shift=0)")
+    t.add_column("op")
+    for core in r["cortex_m_instructions_per_20ms"]:
+        t.add_column(f"{core} mean")
+        t.add_column(f"{core} max")
+    ops = sorted({op for v in r["cortex_m_instructions_per_20ms"].values() for op in v})
+    for op in ops:
+        cells = []
+        for v in r["cortex_m_instructions_per_20ms"].values():
+            cells += [str(v.get(op, {}).get("mean", "-")), str(v.get(op, {}).get("max", "-"))]
+        t.add_row(op, *cells)
+    con.print(t)
+    t = Table(title="Footprint at -Os (bytes)")
+    t.add_column("module")
+    for core in r["footprint_os"]:
+        t.add_column(f"{core} flash")
+        t.add_column(f"{core} static RAM")
+    mods = sorted({m for v in r["footprint_os"].values() for m in v["modules"]})
+    for m in mods:
+        cells = []
+        for v in r["footprint_os"].values():
+            cells += [str(v["modules"][m]["flash"]), str(v["modules"][m]["static_ram"])]
+        t.add_row(m, *cells)
+    con.print(t)
+    con.print("state bytes: " + ", ".join(f"{k} {v}" for k, v in r["state_bytes"].items()))
+    for row in r["targets"]:
+        con.print(f"{'met ' if row['met'] else 'MISSED'} {row['name']}: {row['value']} (target {row['target']})")

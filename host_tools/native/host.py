@@ -1,0 +1,128 @@
+"""Host build of native_codec: a cffi extension module in API mode, `native_codec._nc`.
+
+The C sources are compiled with the warnings the project demands (-Wall -Wextra -Werror) and
+the extension is placed inside the `native_codec` package. `ensure_built()` rebuilds only when a
+source, header or this file changed (a digest of their contents is kept beside the module).
+`build_harness()` builds the C test harness (tests/c) for the host under ASan and UBSan.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import shutil
+import subprocess
+from pathlib import Path
+
+from host_tools.paths import BUILD, NATIVE, NATIVE_INCLUDE, NATIVE_SRC
+
+MODULE = "native_codec._nc"
+CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
+
+# The declarations the binding uses: the public API of each module, states opaque (sized by
+# their *_state_size functions, as a C caller with a memory pool would do).
+CDEF = """
+int ec_g711_encode(int law, const int16_t *pcm, size_t n, uint8_t *out, size_t out_cap);
+int ec_g711_decode(int law, const uint8_t *data, size_t n, int16_t *out, size_t out_cap);
+
+typedef ... ec_g722_enc;
+typedef ... ec_g722_dec;
+size_t ec_g722_enc_state_size(void);
+int ec_g722_enc_init(ec_g722_enc *st, size_t st_size, int bitrate);
+int ec_g722_encode(ec_g722_enc *st, const int16_t *pcm, size_t n_samples, uint8_t *out, size_t out_cap);
+size_t ec_g722_dec_state_size(void);
+int ec_g722_dec_init(ec_g722_dec *st, size_t st_size, int bitrate);
+int ec_g722_decode(ec_g722_dec *st, const uint8_t *data, size_t n_bytes, int16_t *out, size_t out_cap);
+
+typedef ... ec_adpcm;
+size_t ec_adpcm_state_size(void);
+int ec_adpcm_init(ec_adpcm *st, size_t st_size);
+int ec_dvi4_encode(ec_adpcm *st, const int16_t *pcm, size_t n, uint8_t *out, size_t out_cap);
+int ec_dvi4_decode(ec_adpcm *st, const uint8_t *data, size_t len, int16_t *out, size_t out_cap);
+int ec_ima_wav_encode_block(ec_adpcm *st, const int16_t *pcm, size_t n, uint8_t *out, size_t block_size);
+int ec_ima_wav_decode_block(ec_adpcm *st, const uint8_t *data, size_t len, int16_t *out, size_t out_cap);
+
+typedef ... ec_plc;
+size_t ec_plc_state_size(void);
+int ec_plc_init(ec_plc *st, size_t st_size, int sample_rate);
+int ec_plc_frame_size(const ec_plc *st);
+int ec_plc_good(ec_plc *st, const int16_t *in, int16_t *out, size_t n);
+int ec_plc_lost(ec_plc *st, int16_t *out, size_t n);
+"""
+CDEF = CDEF.strip() + "\n"
+
+HEADERS = ["ec_err.h", "ec_g711.h", "ec_g722.h", "ec_adpcm.h", "ec_plc.h"]
+
+
+def _inputs() -> list[Path]:
+    return sorted(NATIVE_SRC.glob("*.c")) + sorted(NATIVE_INCLUDE.glob("*.h")) + [Path(__file__)]
+
+
+def _digest() -> str:
+    h = hashlib.sha256()
+    for p in _inputs():
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _installed() -> Path | None:
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        p = NATIVE / f"_nc{suffix}"
+        if p.exists():
+            return p
+    return None
+
+
+def ensure_built(force: bool = False) -> Path:
+    """Builds the extension if it is missing or stale; returns its path."""
+    stamp = NATIVE / "_nc.digest"
+    digest = _digest()
+    current = _installed()
+    if not force and current is not None and stamp.exists() and stamp.read_text() == digest:
+        return current
+    import cffi  # imported here: only the build needs it
+
+    ffi = cffi.FFI()
+    ffi.cdef(CDEF)
+    ffi.set_source(
+        MODULE,
+        "".join(f'#include "{h}"\n' for h in HEADERS),
+        sources=[str(p) for p in sorted(NATIVE_SRC.glob("*.c"))],
+        include_dirs=[str(NATIVE_INCLUDE)],
+        extra_compile_args=CFLAGS,
+    )
+    tmp = BUILD / "host" / "cffi"
+    tmp.mkdir(parents=True, exist_ok=True)
+    built = Path(ffi.compile(tmpdir=str(tmp), verbose=False))
+    target = NATIVE / built.name
+    shutil.copy2(built, target)
+    stamp.write_text(digest)
+    return target
+
+
+HARNESS_DIR = NATIVE.parent / "tests" / "c"
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"]
+
+
+def build_harness(program: str = "vectors", sanitize: bool = True) -> Path:
+    """Builds a C harness program (tests/c/<program>.c) for the host with the stdio port,
+    under ASan and UBSan unless `sanitize` is false. Returns the executable."""
+    exe = BUILD / "host" / (program + ("-san" if sanitize else ""))
+    exe.parent.mkdir(parents=True, exist_ok=True)
+    srcs = [HARNESS_DIR / f"{program}.c", HARNESS_DIR / "tio_host.c", *sorted(NATIVE_SRC.glob("*.c"))]
+    newest = max(p.stat().st_mtime for p in [*srcs, *NATIVE_INCLUDE.glob("*.h"), HARNESS_DIR / "tio.h"])
+    if exe.exists() and exe.stat().st_mtime >= newest:
+        return exe
+    cmd = ["gcc", *CFLAGS, "-pedantic", f"-I{NATIVE_INCLUDE}", f"-I{HARNESS_DIR}", *(SANITIZE if sanitize else []),
+           *map(str, srcs), "-o", str(exe)]
+    subprocess.run(cmd, check=True, timeout=300)
+    return exe
+
+
+def run_harness(exe: Path, cmdline: str = "", timeout: float = 300) -> tuple[int, str]:
+    """Runs a host harness from the project root; returns (exit status, standard output).
+    A sanitizer report on standard error raises, whatever the exit status."""
+    p = subprocess.run([str(exe), *cmdline.split()], cwd=NATIVE.parent, capture_output=True, text=True, timeout=timeout)
+    if "Sanitizer" in p.stderr or "runtime error" in p.stderr:
+        raise RuntimeError(f"{exe.name} {cmdline}: sanitizer report:\n{p.stderr[-2000:]}")
+    return p.returncode, p.stdout

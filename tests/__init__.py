@@ -1,0 +1,1 @@
+"""EdgeCall test suite."""
