@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.machinery
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +18,10 @@ from host_tools.paths import BUILD, NATIVE, NATIVE_INCLUDE, NATIVE_SRC
 
 MODULE = "native_codec._nc"
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
+# The extension is compiled on the machine that runs it, so it may use all of its vector units;
+# clang vectorises the codecs' bulk loops (G.711) where gcc 12 does not.
+EXTENSION_CC = "clang"
+EXTENSION_CFLAGS = [*CFLAGS, "-march=native"]
 
 # The declarations the binding uses: the public API of each module, states opaque (sized by
 # their *_state_size functions, as a C caller with a memory pool would do).
@@ -89,11 +94,22 @@ def ensure_built(force: bool = False) -> Path:
         "".join(f'#include "{h}"\n' for h in HEADERS),
         sources=[str(p) for p in sorted(NATIVE_SRC.glob("*.c"))],
         include_dirs=[str(NATIVE_INCLUDE)],
-        extra_compile_args=CFLAGS,
+        extra_compile_args=EXTENSION_CFLAGS,
     )
     tmp = BUILD / "host" / "cffi"
     tmp.mkdir(parents=True, exist_ok=True)
-    built = Path(ffi.compile(tmpdir=str(tmp), verbose=False))
+    saved = {k: os.environ.get(k) for k in ("CC", "LDSHARED")}
+    if shutil.which(EXTENSION_CC):
+        os.environ["CC"] = EXTENSION_CC
+        os.environ["LDSHARED"] = f"{EXTENSION_CC} -shared"
+    try:
+        built = Path(ffi.compile(tmpdir=str(tmp), verbose=False))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     target = NATIVE / built.name
     shutil.copy2(built, target)
     stamp.write_text(digest)
