@@ -11,12 +11,26 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from host_tools.paths import ROOT
+from host_tools.token import cli as token_cli
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TRANSPORT = 0, 1, 2, 3
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error never echoes values the user typed by mistake (a
+    secret pasted after a wrong option name must not reach a terminal log): only option names."""
+
+    def error(self, message: str) -> NoReturn:
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            words = message[len(prefix) :].split()
+            message = prefix + " ".join(w if w.startswith("-") else "…" for w in words)
+        super().error(message)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -72,7 +86,7 @@ def cmd_bench_codec(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edgecall", description="EdgeCall host tools")
+    p = Parser(prog="edgecall", description="EdgeCall host tools", allow_abbrev=False)
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("test", help="run all tests (pytest); extra arguments go to pytest")
@@ -90,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--force", action="store_true", help="rebuild the host extension even if up to date")
     n.add_argument("--json", action="store_true")
     n.set_defaults(func=cmd_build_native)
+
+    token_cli.register(sub)
 
     bench = sub.add_parser("bench", help="benchmarks (JSON with --json)").add_subparsers(dest="bench_cmd", required=True)
     c = bench.add_parser("codec", help="codec throughput, Cortex-M instructions per frame, footprint")
