@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from host_tools.paths import ROOT
+from host_tools.ledger import cli as ledger_cli
 from host_tools.token import cli as token_cli
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TRANSPORT = 0, 1, 2, 3
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.set_defaults(func=cmd_build_native)
 
     token_cli.register(sub)
+    ledger_cli.register(sub)
 
     bench = sub.add_parser("bench", help="benchmarks (JSON with --json)").add_subparsers(dest="bench_cmd", required=True)
     c = bench.add_parser("codec", help="codec throughput, Cortex-M instructions per frame, footprint")
