@@ -23,43 +23,28 @@ CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
 EXTENSION_CC = "clang"
 EXTENSION_CFLAGS = [*CFLAGS, "-march=native"]
 
-# The declarations the binding uses: the public API of each module, states opaque (sized by
-# their *_state_size functions, as a C caller with a memory pool would do).
-CDEF = """
-int ec_g711_encode(int law, const int16_t *pcm, size_t n, uint8_t *out, size_t out_cap);
-int ec_g711_decode(int law, const uint8_t *data, size_t n, int16_t *out, size_t out_cap);
+CDEF_DIR = NATIVE / "cdef"
 
-typedef ... ec_g722_enc;
-typedef ... ec_g722_dec;
-size_t ec_g722_enc_state_size(void);
-int ec_g722_enc_init(ec_g722_enc *st, size_t st_size, int bitrate);
-int ec_g722_encode(ec_g722_enc *st, const int16_t *pcm, size_t n_samples, uint8_t *out, size_t out_cap);
-size_t ec_g722_dec_state_size(void);
-int ec_g722_dec_init(ec_g722_dec *st, size_t st_size, int bitrate);
-int ec_g722_decode(ec_g722_dec *st, const uint8_t *data, size_t n_bytes, int16_t *out, size_t out_cap);
 
-typedef ... ec_adpcm;
-size_t ec_adpcm_state_size(void);
-int ec_adpcm_init(ec_adpcm *st, size_t st_size);
-int ec_dvi4_encode(ec_adpcm *st, const int16_t *pcm, size_t n, uint8_t *out, size_t out_cap);
-int ec_dvi4_decode(ec_adpcm *st, const uint8_t *data, size_t len, int16_t *out, size_t out_cap);
-int ec_ima_wav_encode_block(ec_adpcm *st, const int16_t *pcm, size_t n, uint8_t *out, size_t block_size);
-int ec_ima_wav_decode_block(ec_adpcm *st, const uint8_t *data, size_t len, int16_t *out, size_t out_cap);
+def cdef_files() -> list[Path]:
+    """The binding's declarations, one file per group of modules (native_codec/cdef/*.cdef); each
+    names the headers it needs on a line `// Headers: a.h b.h`."""
+    return sorted(CDEF_DIR.glob("*.cdef"))
 
-typedef ... ec_plc;
-size_t ec_plc_state_size(void);
-int ec_plc_init(ec_plc *st, size_t st_size, int sample_rate);
-int ec_plc_frame_size(const ec_plc *st);
-int ec_plc_good(ec_plc *st, const int16_t *in, int16_t *out, size_t n);
-int ec_plc_lost(ec_plc *st, int16_t *out, size_t n);
-"""
-CDEF = CDEF.strip() + "\n"
 
-HEADERS = ["ec_err.h", "ec_g711.h", "ec_g722.h", "ec_adpcm.h", "ec_plc.h"]
+def _cdef_and_headers() -> tuple[str, list[str]]:
+    decls, headers = [], ["ec_err.h"]
+    for f in cdef_files():
+        text = f.read_text()
+        for line in text.splitlines():
+            if line.startswith("// Headers:"):
+                headers += [h for h in line.split(":", 1)[1].split() if h not in headers]
+        decls.append("\n".join(ln for ln in text.splitlines() if not ln.startswith("//")))
+    return "\n".join(decls) + "\n", headers
 
 
 def _inputs() -> list[Path]:
-    return sorted(NATIVE_SRC.glob("*.c")) + sorted(NATIVE_INCLUDE.glob("*.h")) + [Path(__file__)]
+    return sorted(NATIVE_SRC.glob("*.c")) + sorted(NATIVE_INCLUDE.glob("*.h")) + cdef_files() + [Path(__file__)]
 
 
 def _digest() -> str:
@@ -87,11 +72,12 @@ def ensure_built(force: bool = False) -> Path:
         return current
     import cffi  # imported here: only the build needs it
 
+    cdef, headers = _cdef_and_headers()
     ffi = cffi.FFI()
-    ffi.cdef(CDEF)
+    ffi.cdef(cdef)
     ffi.set_source(
         MODULE,
-        "".join(f'#include "{h}"\n' for h in HEADERS),
+        "".join(f'#include "{h}"\n' for h in headers),
         sources=[str(p) for p in sorted(NATIVE_SRC.glob("*.c"))],
         include_dirs=[str(NATIVE_INCLUDE)],
         extra_compile_args=EXTENSION_CFLAGS,
