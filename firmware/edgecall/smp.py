@@ -1,0 +1,145 @@
+# smp.py — SMP (mcumgr Simple Management Protocol) over a serial console, device side.
+#
+# Framing (mcumgr "SMP over console"): a packet is big-endian u16 length (body + 2), the body,
+# and a CRC-16/XMODEM of the body, base64-encoded and cut into frames of at most 127 bytes:
+# the first frame starts with 0x06 0x09, the others with 0x04 0x14, each ends with "\n". Each
+# frame carries whole base64 quads, so it decodes on its own. No frame ever contains 0x03, so
+# Ctrl-C on the same port still interrupts the application.
+# Body: the 8-byte SMP header (op, flags, length, group, sequence, command id; version 2 bit)
+# then a CBOR map. Works on MicroPython and CPython.
+
+import binascii
+
+from edgecall import cbor
+
+OP_READ, OP_READ_RSP, OP_WRITE, OP_WRITE_RSP = 0, 1, 2, 3
+START, CONT = b"\x06\x09", b"\x04\x14"
+MAX_FRAME = 127
+RAW_PER_FRAME = (MAX_FRAME - 3) // 4 * 3  # 93 raw bytes -> 124 base64 characters
+MAX_PACKET = 4096
+
+# mcumgr return codes (MGMT_ERR_*)
+EOK, EUNKNOWN, ENOMEM, EINVAL, ETIMEOUT, ENOENT, EBADSTATE, EMSGSIZE, ENOTSUP, ECORRUPT, EBUSY, EACCESSDENIED = (
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+
+_CRC_TABLE = None
+
+
+def crc16(data, crc=0):
+    global _CRC_TABLE
+    if _CRC_TABLE is None:
+        t = []
+        for i in range(256):
+            c = i << 8
+            for _ in range(8):
+                c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
+            t.append(c & 0xFFFF)
+        _CRC_TABLE = t
+    t = _CRC_TABLE
+    for b in data:
+        crc = ((crc << 8) & 0xFFFF) ^ t[((crc >> 8) ^ b) & 0xFF]
+    return crc
+
+
+def header(op, group, cmd, seq, length, version=1, flags=0):
+    return bytes((((version & 3) << 3) | (op & 7), flags, length >> 8, length & 0xFF,
+                  group >> 8, group & 0xFF, seq & 0xFF, cmd & 0xFF))
+
+
+def parse_header(b):
+    if len(b) < 8:
+        raise ValueError("smp: short header")
+    return {"op": b[0] & 7, "version": (b[0] >> 3) & 3, "flags": b[1], "length": b[2] << 8 | b[3],
+            "group": b[4] << 8 | b[5], "seq": b[6], "id": b[7]}
+
+
+def frames(body):
+    """The serial frames of one SMP packet body (a list of bytes, each ending in newline)."""
+    crc = crc16(body)
+    n = len(body) + 2
+    raw = bytes((n >> 8, n & 0xFF)) + body + bytes((crc >> 8, crc & 0xFF))
+    out = []
+    for i in range(0, len(raw), RAW_PER_FRAME):
+        text = binascii.b2a_base64(raw[i : i + RAW_PER_FRAME]).rstrip(b"\n")
+        out.append((START if i == 0 else CONT) + text + b"\n")
+    return out
+
+
+class Decoder:
+    """Feeds console bytes in; yields complete packet bodies whose length and CRC check out.
+    Bytes outside frames (REPL or log text) are skipped; a bad frame drops its packet and is
+    counted in `errors` (with the reason in `last_error`)."""
+
+    def __init__(self):
+        self.line = bytearray()
+        self.raw = None  # bytearray while a packet is being assembled
+        self.errors = 0
+        self.last_error = ""
+
+    def _fail(self, why):
+        self.errors += 1
+        self.last_error = why
+        self.raw = None
+
+    def feed(self, data):
+        bodies = []
+        for b in data:
+            if b == 0x0A:
+                body = self._frame(bytes(self.line))
+                if body is not None:
+                    bodies.append(body)
+                self.line = bytearray()
+            elif len(self.line) < MAX_FRAME:
+                self.line.append(b)
+            else:
+                self.line = bytearray()
+                self._fail("frame longer than 127 bytes")
+        return bodies
+
+    def _frame(self, line):
+        if line[:2] == START:
+            self.raw = bytearray()
+        elif line[:2] == CONT:
+            if self.raw is None:
+                self._fail("continuation without a start frame")
+                return None
+        else:
+            return None  # not ours: REPL or log text
+        try:
+            chunk = binascii.a2b_base64(line[2:])
+        except (ValueError, binascii.Error):
+            self._fail("bad base64")
+            return None
+        self.raw.extend(chunk)
+        if len(self.raw) < 2:
+            return None
+        n = self.raw[0] << 8 | self.raw[1]
+        if n < 2 or n > MAX_PACKET:
+            self._fail("bad packet length")
+            return None
+        if len(self.raw) - 2 < n:
+            return None
+        if len(self.raw) - 2 > n:
+            self._fail("packet longer than its length")
+            return None
+        body = bytes(self.raw[2 : n])
+        crc = self.raw[n] << 8 | self.raw[n + 1]
+        self.raw = None
+        if crc16(body) != crc:
+            self._fail("bad crc")
+            return None
+        return body
+
+
+def response(req_hdr, payload):
+    """A response body for a request header (dict from parse_header) and a CBOR-able map."""
+    data = cbor.encode(payload)
+    op = OP_READ_RSP if req_hdr["op"] == OP_READ else OP_WRITE_RSP
+    return header(op, req_hdr["group"], req_hdr["id"], req_hdr["seq"], len(data), req_hdr["version"]) + data
+
+
+def error(req_hdr, rc, group=None):
+    """An error response: SMP v2 `err` map (v1 requests get the legacy `rc`)."""
+    if req_hdr["version"] >= 1:
+        return response(req_hdr, {"err": {"group": req_hdr["group"] if group is None else group, "rc": rc}})
+    return response(req_hdr, {"rc": rc})
