@@ -13,8 +13,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from host_tools import bootstrap
 from host_tools.paths import ROOT
 from host_tools.ledger import cli as ledger_cli
+from host_tools.sim import cli as sim_cli
 from host_tools.token import cli as token_cli
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TRANSPORT = 0, 1, 2, 3
@@ -36,9 +38,6 @@ class Parser(argparse.ArgumentParser):
 
 def cmd_test(args: argparse.Namespace) -> int:
     """Runs the whole test suite (pytest over tests/), after making sure the native builds exist."""
-    from host_tools.native import host
-
-    host.ensure_built()
     cmd = [sys.executable, "-m", "pytest", str(ROOT / "tests"), *args.pytest_args]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.call(cmd, cwd=ROOT, env=env)
@@ -79,11 +78,24 @@ def cmd_build_native(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_bench_codec(args: argparse.Namespace) -> int:
-    """Codec benchmark: host throughput against peers, Cortex-M instruction counts, footprints."""
-    from host_tools.bench import codec
+BENCHES = {
+    "codec": "codec throughput against peers, Cortex-M instructions per frame, footprint",
+    "sim": "virtual devkits: boot time to REPL, idle CPU and memory per device",
+    "netstack": "media network stack: footprint, instructions per frame, fuzzing",
+    "video": "JPEG encoder: Cortex-M4 instructions per QVGA frame, footprint, speed against Pillow",
+}
 
-    return codec.run(json_out=args.json, quick=args.quick)
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Runs host_tools/bench/<name>.py's run(json_out, [quick])."""
+    import importlib
+    import inspect
+
+    mod = importlib.import_module(f"host_tools.bench.{args.bench_cmd}")
+    kwargs = {"json_out": args.json}
+    if "quick" in inspect.signature(mod.run).parameters:
+        kwargs["quick"] = args.quick
+    return int(mod.run(**kwargs))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,12 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     token_cli.register(sub)
     ledger_cli.register(sub)
+    sim_cli.register(sub)
 
     bench = sub.add_parser("bench", help="benchmarks (JSON with --json)").add_subparsers(dest="bench_cmd", required=True)
-    c = bench.add_parser("codec", help="codec throughput, Cortex-M instructions per frame, footprint")
-    c.add_argument("--json", action="store_true")
-    c.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
-    c.set_defaults(func=cmd_bench_codec)
+    for name, text in BENCHES.items():
+        c = bench.add_parser(name, help=text)
+        c.add_argument("--json", action="store_true")
+        c.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+        c.set_defaults(func=cmd_bench)
     return p
 
 
@@ -125,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0)
     func: Handler = args.func
     try:
+        bootstrap.ensure_all()
         return func(args)
     except KeyboardInterrupt:
         print("edgecall: interrupted", file=sys.stderr)

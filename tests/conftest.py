@@ -10,10 +10,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from host_tools.native import host  # noqa: E402
+from host_tools import bootstrap  # noqa: E402
 from host_tools.paths import TESTDATA  # noqa: E402
 
-host.ensure_built()
+bootstrap.ensure_all()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,147 @@
+"""`edgecall sim ...`: start, list, stop and power-cut virtual devkits.
+
+`register(subparsers)` adds the `sim` command to the edgecall parser; each handler returns the
+CLI's exit code (0 ok, 1 failure, 2 usage, 3 transport) and prints JSON with --json, rich tables
+otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from host_tools.sim import manager, state
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TRANSPORT = 0, 1, 2, 3
+_SIZE = re.compile(r"^(\d+)\s*([kKmM]?)(i?[bB])?$")
+
+
+def parse_size(text: str) -> int:
+    """'192K', '192KiB', '1M', '65536' -> bytes."""
+    m = _SIZE.match(text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"bad size {text!r} (e.g. 192K, 1M, 65536)")
+    scale = {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
+    return int(m.group(1)) * scale
+
+
+def _err(msg: str) -> None:
+    Console(stderr=True).print(f"[red]edgecall sim:[/red] {msg}")
+
+
+def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except manager.SimError as e:
+            _err(str(e))
+            return e.exit_code
+        except RuntimeError as e:
+            _err(str(e))
+            return EXIT_FAIL
+    return run
+
+
+def _table(devices: Sequence[manager.DeviceInfo]) -> Table:
+    t = Table(title="virtual devkits")
+    for col in ("id", "status", "port", "pid", "heap", "baud", "flash"):
+        t.add_column(col)
+    for d in devices:
+        t.add_row(d.id, d.status, d.port or "-", str(d.pid or "-"), f"{d.heap // 1024} KiB",
+                  str(d.baud), d.flash)
+    return t
+
+
+@_guard
+def cmd_start(args: argparse.Namespace) -> int:
+    if args.count < 1:
+        _err("--count must be at least 1")
+        return EXIT_USAGE
+    devices = manager.start(count=args.count, ids=args.id, heap=args.heap, baud=args.baud,
+                            blank=args.blank)
+    if args.json:
+        print(json.dumps([d.short() for d in devices]))
+    else:
+        Console().print(_table(devices))
+    return EXIT_OK
+
+
+@_guard
+def cmd_list(args: argparse.Namespace) -> int:
+    devices = manager.list_devices()
+    if args.json:
+        print(json.dumps([{**d.short(), "status": d.status, "heap": d.heap, "baud": d.baud,
+                           "flash": d.flash} for d in devices]))
+    else:
+        Console().print(_table(devices))
+    return EXIT_OK
+
+
+@_guard
+def cmd_stop(args: argparse.Namespace) -> int:
+    if args.all == bool(args.device):
+        _err("give a device id or --all")
+        return EXIT_USAGE
+    stopped = manager.stop_all() if args.all else (
+        [args.device] if manager.stop(args.device) else [])
+    if args.json:
+        print(json.dumps({"stopped": stopped}))
+    else:
+        Console().print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+    return EXIT_OK
+
+
+@_guard
+def cmd_power_cut(args: argparse.Namespace) -> int:
+    was_running = manager.power_cut(args.device)
+    if args.json:
+        print(json.dumps({"id": args.device, "was_running": was_running}))
+    else:
+        Console().print(f"{args.device}: power cut" + ("" if was_running else " (it was off)"))
+    return EXIT_OK
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Adds `sim start|list|stop|power-cut` to the edgecall command table."""
+    sim = subparsers.add_parser("sim", help="virtual devkits (MicroPython on a pty)")
+    sub = sim.add_subparsers(dest="sim_cmd", required=True)
+
+    s = sub.add_parser("start", help="start virtual devkits and wait for their REPL")
+    s.add_argument("--count", type=int, default=1, help="how many (ids vdk0, vdk1, ... if no --id)")
+    s.add_argument("--id", action="append", help="device id (repeatable); a stopped device keeps its flash")
+    s.add_argument("--heap", type=parse_size, default=state.DEFAULT_HEAP, help="MicroPython heap (default 192K)")
+    s.add_argument("--baud", type=int, default=state.DEFAULT_BAUD, help="initial line rate (default 115200)")
+    s.add_argument("--blank", action="store_true", help="erase the flash first")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_start)
+
+    ls = sub.add_parser("list", help="devices and their ports")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_list)
+
+    st = sub.add_parser("stop", help="stop a device (its flash stays)")
+    st.add_argument("device", nargs="?")
+    st.add_argument("--all", action="store_true")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_stop)
+
+    pc = sub.add_parser("power-cut", help="kill a device at once: unsynced writes are lost")
+    pc.add_argument("device")
+    pc.add_argument("--json", action="store_true")
+    pc.set_defaults(func=cmd_power_cut)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry (python -m host_tools.sim) for manual testing."""
+    parser = argparse.ArgumentParser(prog="edgecall")
+    register(parser.add_subparsers(dest="command", required=True))
+    try:
+        args = parser.parse_args(["sim", *(sys.argv[1:] if argv is None else argv)])
+    except SystemExit as e:
+        return int(e.code or 0)
+    return int(args.func(args))

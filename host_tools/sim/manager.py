@@ -1,0 +1,241 @@
+"""Starting, stopping, listing and power-cutting virtual devkits.
+
+A device's processes are a supervisor (session and process-group leader) and its Node child; the
+state folder (state.py) says which pid leads the group. `stop` asks the supervisor to shut down
+(SIGTERM); `power_cut` kills the whole group at once (SIGKILL), so whatever the firmware had not
+closed or synced is lost; either way the flash folder stays and `start` with the same id boots
+from it again.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from host_tools.paths import ROOT
+from host_tools.sim import line, state
+
+BOOT_TIMEOUT = 30.0
+STOP_TIMEOUT = 5.0
+SUPERVISOR_MODULE = "host_tools.sim.supervisor"
+
+
+class SimError(Exception):
+    """A device could not be started, found or stopped. `exit_code` follows the CLI's table."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    id: str
+    port: str | None
+    pid: int | None
+    status: str
+    heap: int
+    baud: int
+    flash: str
+
+    def short(self) -> dict[str, object]:
+        return {"id": self.id, "port": self.port, "pid": self.pid}
+
+
+def _alive(pid: int | None, device_dir: Path) -> bool:
+    """True when `pid` is this device's supervisor (not a recycled pid)."""
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return SUPERVISOR_MODULE.encode() in cmdline and str(device_dir).encode() in cmdline
+
+
+def _info(d: state.DeviceDir) -> DeviceInfo:
+    st = d.read()
+    running = _alive(st.pid, d.path)
+    return DeviceInfo(
+        id=st.id,
+        port=st.port if running else None,
+        pid=st.pid if running else None,
+        status=st.status if running else state.STATUS_OFF,
+        heap=st.heap,
+        baud=st.baud,
+        flash=str(d.flash),
+    )
+
+
+def _device_dir(device_id: str, root: Path | None) -> state.DeviceDir:
+    if not state.valid_id(device_id):
+        raise SimError(f"invalid device id {device_id!r} (letters, digits, '_', '.', '-')", 2)
+    return state.DeviceDir(device_id, root)
+
+
+def list_devices(root: Path | None = None) -> list[DeviceInfo]:
+    """Every device that has a state folder, running or not, sorted by id."""
+    base = root or state.sim_root()
+    if not base.is_dir():
+        return []
+    dirs = [state.DeviceDir(p.name, base) for p in sorted(base.iterdir()) if p.is_dir()]
+    return [_info(d) for d in dirs if d.exists()]
+
+
+def _free_ids(count: int, root: Path | None) -> list[str]:
+    running = {d.id for d in list_devices(root) if d.pid is not None}
+    out: list[str] = []
+    n = 0
+    while len(out) < count:
+        candidate = f"vdk{n}"
+        if candidate not in running:
+            out.append(candidate)
+        n += 1
+    return out
+
+
+def _install(flash: Path, files: Mapping[str, bytes]) -> None:
+    for name, data in files.items():
+        rel = PurePosixPath(name.lstrip("/"))
+        if ".." in rel.parts or not rel.parts:
+            raise SimError(f"install_files: bad path {name!r}", 2)
+        target = flash.joinpath(*rel.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _spawn(d: state.DeviceDir) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with open(d.supervisor_log, "ab") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", SUPERVISOR_MODULE, str(d.path)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, cwd=ROOT, env=env, close_fds=True,
+        )
+
+
+def start(
+    count: int = 1,
+    ids: Iterable[str] | None = None,
+    heap: int = state.DEFAULT_HEAP,
+    baud: int = state.DEFAULT_BAUD,
+    blank: bool = False,
+    install_files: Mapping[str, bytes] | None = None,
+    root: Path | None = None,
+    timeout: float = BOOT_TIMEOUT,
+) -> list[DeviceInfo]:
+    """Starts devices and waits until each REPL is up.
+
+    `ids` names the devices (a stopped device keeps its flash); otherwise `count` devices get the
+    lowest free ids `vdkN`. `blank` empties the flash first; `install_files` (path -> contents)
+    are then written into it, e.g. by the firmware installer.
+    """
+    from host_tools.sim.setup import ensure_node_modules
+
+    names = list(ids) if ids else _free_ids(count, root)
+    if heap < 16 * 1024:
+        raise SimError("heap must be at least 16 KiB", 2)
+    if baud not in line.STANDARD_BAUDS:
+        raise SimError(f"unsupported baud rate {baud} (standard rates: 9600, 115200, ...)", 2)
+    dirs = [_device_dir(n, root) for n in names]
+    for d in dirs:
+        if d.exists() and _alive(d.read().pid, d.path):
+            raise SimError(f"device {d.id} is already running (pid {d.read().pid})", 2)
+    ensure_node_modules()
+    for d in dirs:
+        if blank and d.flash.exists():
+            shutil.rmtree(d.flash)
+        d.flash.mkdir(parents=True, exist_ok=True)
+        if install_files:
+            _install(d.flash, install_files)
+        d.write(state.DeviceState(id=d.id, heap=heap, baud=baud, status=state.STATUS_STARTING))
+        d.device_log.unlink(missing_ok=True)
+        _spawn(d)
+    return [_wait_running(d, timeout) for d in dirs]
+
+
+def _wait_running(d: state.DeviceDir, timeout: float) -> DeviceInfo:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            st = d.read()
+        except (OSError, ValueError):
+            st = None
+        if st is not None and st.status in (state.STATUS_RUNNING, state.STATUS_CRASHED):
+            break
+        time.sleep(0.02)
+    info = _info(d)
+    if info.status != state.STATUS_RUNNING:
+        power_cut(d.id, d.path.parent)
+        raise SimError(
+            f"device {d.id} did not boot within {timeout:.0f} s (status {info.status}); "
+            f"see {d.device_log} and {d.supervisor_log}",
+            3,
+        )
+    return info
+
+
+def stop(device_id: str, root: Path | None = None, timeout: float = STOP_TIMEOUT) -> bool:
+    """Stops a device (its flash stays). Returns False when it was not running."""
+    d = _device_dir(device_id, root)
+    if not d.exists():
+        raise SimError(f"no device {device_id} (see 'edgecall sim list')", 2)
+    pid = d.read().pid
+    if not _alive(pid, d.path):
+        return False
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid, d.path):
+        time.sleep(0.02)
+    if _alive(pid, d.path):
+        power_cut(device_id, root)
+    return True
+
+
+def stop_all(root: Path | None = None) -> list[str]:
+    """Stops every running device; returns their ids."""
+    running = [d.id for d in list_devices(root) if d.pid is not None]
+    for device_id in running:
+        pid = _device_dir(device_id, root).read().pid
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for device_id in running:
+        stop(device_id, root)
+    return running
+
+
+def power_cut(device_id: str, root: Path | None = None) -> bool:
+    """Kills all of a device's processes at once (SIGKILL). Returns False if it was not running."""
+    d = _device_dir(device_id, root)
+    if not d.exists():
+        raise SimError(f"no device {device_id} (see 'edgecall sim list')", 2)
+    st = d.read()
+    was_alive = _alive(st.pid, d.path)
+    if was_alive and st.pid:
+        try:
+            os.killpg(st.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline and Path(f"/proc/{st.pid}").exists():
+            _reap_if_child(st.pid)
+            time.sleep(0.005)
+    d.update(status=state.STATUS_OFF, pid=None, node_pid=None, port=None)
+    return was_alive
+
+
+def _reap_if_child(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
