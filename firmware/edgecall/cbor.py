@@ -17,7 +17,7 @@ def _head(major, n):
 
 
 def encode(v):
-    out = []
+    out = []  # type: list[bytes]
     _enc(v, out)
     return b"".join(out)
 

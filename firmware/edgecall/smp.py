@@ -107,7 +107,7 @@ class Decoder:
             return None  # not ours: REPL or log text
         try:
             chunk = binascii.a2b_base64(line[2:])
-        except (ValueError, binascii.Error):
+        except ValueError:  # binascii.Error is a ValueError
             self._fail("bad base64")
             return None
         self.raw.extend(chunk)

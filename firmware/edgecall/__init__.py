@@ -1,0 +1,1 @@
+# edgecall — the EdgeCall MicroPython application (see app.py).

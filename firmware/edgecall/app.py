@@ -1,0 +1,95 @@
+# app.py — the application: asyncio tasks under a watchdog-style supervisor.
+#
+# Every long-running task beats (App.beat) at least once per WATCHDOG_MS; the watchdog task
+# checks the beats once a second, records the heap, feeds the hardware watchdog where there is
+# one, and resets the device when a task has stopped beating (as a hardware watchdog would) or
+# when a reset was requested over the console. On the virtual devkit the tasks run beside the
+# REPL (its asyncio runs while the REPL is idle); on boards asyncio.run() owns the CPU and
+# Ctrl-C returns to the REPL.
+import asyncio
+import gc
+import time
+
+import hal
+from edgecall import log
+from edgecall.console import Console
+from edgecall.mgmt import Mgmt
+
+WATCHDOG_MS = 8000
+HEAP_HISTORY = 64
+
+
+class App:
+    def __init__(self):
+        self.started_ms = time.ticks_ms()
+        self.heap_history = []
+        self.beats = {}
+        self.reset_at = None
+        self.console = Console(hal.part("console"))
+        self.mgmt = Mgmt(self.console, self)
+
+    def beat(self, name):
+        self.beats[name] = time.ticks_ms()
+
+    def task_health(self):
+        now = time.ticks_ms()
+        return {k: time.ticks_diff(now, v) for k, v in self.beats.items()}
+
+    def request_reset(self, force=0):
+        # after the response has gone out
+        self.reset_at = time.ticks_add(time.ticks_ms(), 200)
+
+    async def console_task(self):
+        while True:
+            self.beat("console")
+            busy = self.console.poll()
+            await asyncio.sleep_ms(0 if busy else 10)
+
+    async def watchdog_task(self):
+        wdt = None
+        try:
+            import machine
+
+            if hal.BACKEND == "board":
+                wdt = machine.WDT(timeout=WATCHDOG_MS)
+        except (ImportError, AttributeError, ValueError):
+            wdt = None
+        while True:
+            now = time.ticks_ms()
+            gc.collect()
+            self.heap_history.append([time.ticks_diff(now, self.started_ms), gc.mem_alloc()])
+            if len(self.heap_history) > HEAP_HISTORY:
+                self.heap_history.pop(0)
+            stale = [k for k, v in self.beats.items() if time.ticks_diff(now, v) > WATCHDOG_MS]
+            if stale:
+                log.error("watchdog: no beat from %s; resetting" % ",".join(stale))
+            if stale or (self.reset_at is not None and time.ticks_diff(now, self.reset_at) >= 0):
+                import machine
+
+                machine.reset()
+            if wdt is not None:
+                wdt.feed()
+            await asyncio.sleep_ms(1000 if self.reset_at is None else 50)
+
+    def tasks(self):
+        return [self.console_task(), self.watchdog_task()]
+
+
+app = None
+
+
+def start():
+    """Starts the application; on boards it runs until interrupted."""
+    global app
+    app = App()
+    log.info("app start")
+    if hal.BACKEND == "vdk":
+        for coro in app.tasks():
+            asyncio.create_task(coro)
+        return app
+
+    async def main():
+        await asyncio.gather(*app.tasks())
+
+    asyncio.run(main())
+    return app

@@ -1,0 +1,90 @@
+# console.py — the device console: an SMP server on hal's console stream.
+#
+# Requests are SMP packets (see smp.py) framed on the serial port beside the REPL. Handlers are
+# registered per (group, command id); each takes the request's CBOR map and the operation and
+# returns the response map, or raises MgmtError(rc). Anything malformed gets an error frame when
+# a header can be read (EINVAL, ENOTSUP, EMSGSIZE), or is dropped and counted; the app keeps
+# running whatever arrives.
+import asyncio
+
+from edgecall import cbor, log, smp
+
+
+class MgmtError(Exception):
+    def __init__(self, rc):
+        Exception.__init__(self, rc)
+        self.rc = rc
+
+
+class Console:
+    def __init__(self, port):
+        self.port = port  # hal console part: read() -> bytes, write(bytes)
+        self.decoder = smp.Decoder()
+        self.handlers = {}
+        self.stats = {"requests": 0, "errors": 0, "dropped": 0}
+
+    def register(self, group, cmd, handler):
+        self.handlers[(group, cmd)] = handler
+
+    def _send(self, body):
+        for frame in smp.frames(body):
+            self.port.write(frame)
+
+    def handle(self, body):
+        """One packet body in; the response body out (None if no header could be read)."""
+        try:
+            hdr = smp.parse_header(body)
+        except ValueError:
+            self.stats["dropped"] += 1
+            return None
+        if hdr["op"] not in (smp.OP_READ, smp.OP_WRITE):
+            self.stats["dropped"] += 1  # a response or unknown op: not for us
+            return None
+        self.stats["requests"] += 1
+        if hdr["length"] != len(body) - 8:
+            self.stats["errors"] += 1
+            return smp.error(hdr, smp.EMSGSIZE)
+        handler = self.handlers.get((hdr["group"], hdr["id"]))
+        if handler is None:
+            self.stats["errors"] += 1
+            return smp.error(hdr, smp.ENOTSUP)
+        try:
+            req = cbor.decode(body[8:])
+        except ValueError:
+            self.stats["errors"] += 1
+            return smp.error(hdr, smp.EINVAL)
+        if not isinstance(req, dict):
+            self.stats["errors"] += 1
+            return smp.error(hdr, smp.EINVAL)
+        try:
+            rsp = handler(req, hdr["op"] == smp.OP_WRITE)
+        except MgmtError as e:
+            self.stats["errors"] += 1
+            return smp.error(hdr, e.rc)
+        except MemoryError:
+            self.stats["errors"] += 1
+            return smp.error(hdr, smp.ENOMEM)
+        except Exception as e:  # a handler bug must not stop the console
+            self.stats["errors"] += 1
+            log.error("console handler %d/%d: %r" % (hdr["group"], hdr["id"], e))
+            return smp.error(hdr, smp.EUNKNOWN)
+        try:
+            return smp.response(hdr, rsp)
+        except ValueError:
+            return smp.error(hdr, smp.EUNKNOWN)
+
+    def poll(self):
+        """Handles whatever has arrived; returns True if anything did."""
+        data = self.port.read()
+        if not data:
+            return False
+        for body in self.decoder.feed(data):
+            out = self.handle(body)
+            if out is not None:
+                self._send(out)
+        return True
+
+    async def serve(self, idle_ms=10):
+        while True:
+            busy = self.poll()
+            await asyncio.sleep_ms(0 if busy else idle_ms)

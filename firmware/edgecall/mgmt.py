@@ -1,0 +1,144 @@
+# mgmt.py — the console's command groups.
+#   group 0, OS (mcumgr os_mgmt): 0 echo, 4 datetime get/set (Unix seconds in "ut"), 5 reset,
+#            6 mcumgr parameters, 7 OS/application info
+#   group 3, settings (mcumgr settings_mgmt) on hal.storage: 0 read/write, 1 delete, 2 commit,
+#            3 load, 4 save — commit/load/save are no-ops: every write is atomic and durable
+#   group 64, EdgeCall: 0 info, 1 log, 2 selftest, 3 stats
+import gc
+import sys
+import time
+
+import hal
+from edgecall import log, smp
+from edgecall.console import MgmtError
+from edgecall.version import VERSION
+
+GROUP_OS, GROUP_SETTINGS, GROUP_APP = 0, 3, 64
+
+
+def _uid():
+    try:
+        import machine
+
+        import binascii
+
+        return binascii.hexlify(machine.unique_id()).decode()
+    except (ImportError, AttributeError):
+        return ""
+
+
+def _slot():
+    st = hal.part("storage").get("boot/slot")
+    return st.decode() if st else "primary"
+
+
+class Mgmt:
+    def __init__(self, console, app):
+        self.console = console
+        self.app = app
+        c = console.register
+        c(GROUP_OS, 0, self.echo)
+        c(GROUP_OS, 4, self.datetime)
+        c(GROUP_OS, 5, self.reset)
+        c(GROUP_OS, 6, self.params)
+        c(GROUP_OS, 7, self.os_info)
+        c(GROUP_SETTINGS, 0, self.setting)
+        c(GROUP_SETTINGS, 1, self.setting_delete)
+        for cmd in (2, 3, 4):
+            c(GROUP_SETTINGS, cmd, lambda req, write: {})
+        c(GROUP_APP, 0, self.info)
+        c(GROUP_APP, 1, self.log)
+        c(GROUP_APP, 2, self.selftest)
+        c(GROUP_APP, 3, self.stats)
+
+    # ---- OS ----
+    def echo(self, req, write):
+        d = req.get("d")
+        if not isinstance(d, str):
+            raise MgmtError(smp.EINVAL)
+        return {"r": d}
+
+    def datetime(self, req, write):
+        clock = hal.part("clock")
+        if write:
+            ut = req.get("ut")
+            if not isinstance(ut, int) or ut < 0:
+                raise MgmtError(smp.EINVAL)
+            clock.set_time(ut)
+            return {}
+        return {"ut": clock.time()}
+
+    def reset(self, req, write):
+        self.app.request_reset(req.get("force", 0))
+        return {}
+
+    def params(self, req, write):
+        return {"buf_size": 2048, "buf_count": 2}
+
+    def os_info(self, req, write):
+        fmt = req.get("format", "s")
+        parts = {"s": "EdgeCall", "v": VERSION, "m": sys.platform, "o": "MicroPython " + ".".join(str(x) for x in sys.implementation.version[:3])}
+        if not isinstance(fmt, str):
+            raise MgmtError(smp.EINVAL)
+        return {"output": " ".join(parts[ch] for ch in fmt if ch in parts)}
+
+    # ---- settings ----
+    def setting(self, req, write):
+        storage = hal.part("storage")
+        name = req.get("name")
+        try:
+            if write:
+                val = req.get("val")
+                if not isinstance(val, (bytes, bytearray)):
+                    raise MgmtError(smp.EINVAL)
+                storage.set(name, val)
+                return {}
+            val = storage.get(name)
+        except ValueError:
+            raise MgmtError(smp.EINVAL)
+        if val is None:
+            raise MgmtError(smp.ENOENT)
+        return {"val": val}
+
+    def setting_delete(self, req, write):
+        try:
+            found = hal.part("storage").delete(req.get("name"))
+        except ValueError:
+            raise MgmtError(smp.EINVAL)
+        if not found:
+            raise MgmtError(smp.ENOENT)
+        return {}
+
+    # ---- EdgeCall ----
+    def info(self, req, write):
+        gc.collect()
+        free, used = gc.mem_free(), gc.mem_alloc()
+        return {
+            "version": VERSION,
+            "uid": _uid(),
+            "heap_total": free + used,
+            "heap_free": free,
+            "heap_used": used,
+            "uptime_ms": time.ticks_diff(time.ticks_ms(), self.app.started_ms),
+            "slot": _slot(),
+            "platform": sys.platform,
+            "backend": hal.BACKEND,
+        }
+
+    def log(self, req, write):
+        since = req.get("since", 0)
+        if not isinstance(since, int):
+            raise MgmtError(smp.EINVAL)
+        entries, last = log.since(since)
+        return {"entries": entries[-32:], "last": last}
+
+    def selftest(self, req, write):
+        from edgecall import selftest
+
+        t0 = time.ticks_ms()
+        digests = selftest.run(hal.part("codec"))
+        return {"digests": digests, "ms": time.ticks_diff(time.ticks_ms(), t0)}
+
+    def stats(self, req, write):
+        return {"console": dict(self.console.stats, decoder_errors=self.console.decoder.errors),
+                "heap_history": self.app.heap_history[-32:], "tasks": self.app.task_health()}

@@ -1,0 +1,25 @@
+# hal — the firmware's only door to hardware.
+#
+# Parts: console (the device console's byte stream beside the REPL), storage (atomic key-value
+# settings), clock, led, button, audio (20 ms frames in and out), net (UDP, TCP), camera (frames),
+# codec (the C codecs of native_codec). Each part has one module per backend:
+#   hal.vdk.<part>    the virtual devkit (JS modules of the Node device + the wasm32 native_codec)
+#   hal.board.<part>  real boards (RP2040, STM32) through MicroPython's machine module; the pins
+#                     of each board are in hal.boards
+# storage is shared: it only needs a filesystem. Use `hal.part("console")`.
+import sys
+
+BACKEND = "vdk" if sys.platform == "webassembly" else "board"
+SHARED = ("storage",)
+
+_loaded = {}  # type: dict[str, object]
+
+
+def part(name):
+    """The backend module of one hal part (imported once)."""
+    mod = _loaded.get(name)
+    if mod is None:
+        pkg = "hal" if name in SHARED else "hal." + BACKEND
+        mod = __import__(pkg + "." + name, None, None, [name])
+        _loaded[name] = mod
+    return mod

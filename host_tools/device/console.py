@@ -1,0 +1,58 @@
+"""The device console client: the firmware's SMP groups (firmware/edgecall/mgmt.py) as methods."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from host_tools.smp.client import ByteTransport, SmpClient
+
+GROUP_OS, GROUP_SETTINGS, GROUP_APP = 0, 3, 64
+
+
+class DeviceConsole:
+    def __init__(self, transport: ByteTransport, timeout: float = 5.0) -> None:
+        self.smp = SmpClient(transport, timeout=timeout)
+
+    def echo(self, text: str) -> str:
+        return str(self.smp.read(GROUP_OS, 0, {"d": text})["r"])
+
+    def info(self) -> dict[str, Any]:
+        return self.smp.read(GROUP_APP, 0)
+
+    def log(self, since: int = 0) -> dict[str, Any]:
+        return self.smp.read(GROUP_APP, 1, {"since": since})
+
+    def selftest(self) -> dict[str, Any]:
+        return self.smp.read(GROUP_APP, 2, timeout=60)
+
+    def stats(self) -> dict[str, Any]:
+        return self.smp.read(GROUP_APP, 3)
+
+    def reset(self) -> None:
+        self.smp.write(GROUP_OS, 5, {})
+
+    def get_time(self) -> int:
+        return int(self.smp.read(GROUP_OS, 4)["ut"])
+
+    def set_time(self, unix_seconds: int | None = None) -> None:
+        self.smp.write(GROUP_OS, 4, {"ut": int(time.time()) if unix_seconds is None else unix_seconds})
+
+    def setting_get(self, name: str) -> bytes:
+        return bytes(self.smp.read(GROUP_SETTINGS, 0, {"name": name})["val"])
+
+    def setting_set(self, name: str, value: bytes) -> None:
+        self.smp.write(GROUP_SETTINGS, 0, {"name": name, "val": value})
+
+    def setting_delete(self, name: str) -> None:
+        self.smp.write(GROUP_SETTINGS, 1, {"name": name})
+
+    def wait_ready(self, timeout: float = 20.0) -> dict[str, Any]:
+        """Polls `info` until the application answers (after a boot or reset)."""
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                return self.smp.read(GROUP_APP, 0, timeout=min(1.0, max(0.1, deadline - time.monotonic())))
+            except TimeoutError as exc:
+                last = exc
+        raise TimeoutError(f"the application did not answer within {timeout:.0f} s ({last})")
