@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from host_tools import bootstrap
 from host_tools.paths import ROOT
+from host_tools.provision import cli as provision_cli
 from host_tools.device import cli as device_cli
 from host_tools.ledger import cli as ledger_cli
 from host_tools.sim import cli as sim_cli
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     ledger_cli.register(sub)
     sim_cli.register(sub)
     device_cli.register(sub)
+    provision_cli.register(sub)
 
     bench = sub.add_parser("bench", help="benchmarks (JSON with --json)").add_subparsers(dest="bench_cmd", required=True)
     for name, text in BENCHES.items():

@@ -3,7 +3,9 @@
 #            6 mcumgr parameters, 7 OS/application info
 #   group 3, settings (mcumgr settings_mgmt) on hal.storage: 0 read/write, 1 delete, 2 commit,
 #            3 load, 4 save — commit/load/save are no-ops: every write is atomic and durable
-#   group 64, EdgeCall: 0 info, 1 log, 2 selftest, 3 stats
+#   group 64, EdgeCall: 0 info, 1 log, 2 selftest, 3 stats, 16 provisioning state,
+#            17 store a provisioning record ({"record", "reprovision", "renew"}; refused with
+#            EACCESSDENIED if the device is provisioned and neither is set)
 import gc
 import sys
 import time
@@ -50,6 +52,8 @@ class Mgmt:
         c(GROUP_APP, 1, self.log)
         c(GROUP_APP, 2, self.selftest)
         c(GROUP_APP, 3, self.stats)
+        c(GROUP_APP, 16, self.prov_state)
+        c(GROUP_APP, 17, self.prov_store)
 
     # ---- OS ----
     def echo(self, req, write):
@@ -142,3 +146,22 @@ class Mgmt:
     def stats(self, req, write):
         return {"console": dict(self.console.stats, decoder_errors=self.console.decoder.errors),
                 "heap_history": self.app.heap_history[-32:], "tasks": self.app.task_health()}
+
+    # ---- provisioning ----
+    def prov_state(self, req, write):
+        from edgecall import provision
+
+        return provision.state()
+
+    def prov_store(self, req, write):
+        from edgecall import provision
+
+        if not write:
+            raise MgmtError(smp.EINVAL)
+        try:
+            d = provision.store(req.get("record"), bool(req.get("reprovision")), bool(req.get("renew")))
+        except provision.Refused:
+            raise MgmtError(smp.EACCESSDENIED)
+        except ValueError:
+            raise MgmtError(smp.EINVAL)
+        return {"digest": d}

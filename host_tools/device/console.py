@@ -56,3 +56,11 @@ class DeviceConsole:
             except TimeoutError as exc:
                 last = exc
         raise TimeoutError(f"the application did not answer within {timeout:.0f} s ({last})")
+
+    def provisioning(self) -> dict[str, Any]:
+        return self.smp.read(GROUP_APP, 16)
+
+    def store_provisioning(self, record: dict[str, Any], reprovision: bool = False, renew: bool = False) -> str:
+        """Writes the record; returns the device's SHA-256 of the token it now holds."""
+        rsp = self.smp.write(GROUP_APP, 17, {"record": record, "reprovision": reprovision, "renew": renew}, timeout=15)
+        return str(rsp["digest"])

@@ -121,14 +121,14 @@ class Ledger:
                 self.db.execute("INSERT INTO provisioning (device_uid, batch, state, app_id, channel, uid, token_sha256, "
                                 "issued_at, expires_at, station, updated_at) VALUES (?, ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?)",
                                 (device_uid, batch, *values))
-                self._append(device_uid, batch, "reserved", f"token {token_sha256[:16]}", now)
+                self._append(device_uid, batch, "reserved", f"token {token_sha256}", now)
             else:
                 self.db.execute("UPDATE provisioning SET state = 'reserved', app_id = ?, channel = ?, uid = ?, "
                                 "token_sha256 = ?, issued_at = ?, expires_at = ?, station = ?, updated_at = ? "
                                 "WHERE device_uid = ? AND batch = ?", (*values, device_uid, batch))
                 event = "reprovision" if old.state == "committed" else "re-reserved"
                 reason = reprovision_reason or f"was {old.state} with token {old.token_sha256[:16]}"
-                self._append(device_uid, batch, event, f"token {token_sha256[:16]}; {reason}", now)
+                self._append(device_uid, batch, event, f"token {token_sha256}; {reason}", now)
         rec = self.get(device_uid, batch)
         assert rec is not None
         return rec
