@@ -26,8 +26,8 @@ typedef struct {
     int32_t a2;
     int32_t pn1;    /* 1 when the partial reconstructed signal PLT1 was negative, else 0 */
     int32_t pn2;    /* the same for PLT2 */
-    int32_t d[6];   /* twice the quantised difference, 2 * DLT1..DLT6, d[0] newest */
-    int32_t b[6];   /* zero coefficients BL1..BL6 */
+    int16_t d[8];   /* twice the quantised difference, 2 * DLT1..DLT6, d[0] newest; d[6..7] = 0 */
+    int16_t b[8];   /* zero coefficients BL1..BL6; b[6..7] = 0 (padding for 8-lane SIMD) */
     int32_t nb;     /* log scale factor NBL / NBH */
     int32_t det;    /* quantiser scale factor DETL / DETH */
 } ec_g722_band;
