@@ -1,0 +1,388 @@
+"""The channel server (asyncio): signalling over TCP and an SFU-style UDP media relay.
+
+Join: the hello's nonce, the token (AccessToken2) verified against the app certificate and
+checked for channel, uid, the join privilege and expiry, and the proof of the nonce; refused
+with a reason otherwise. Calls: invite → ring → accept | reject | cancel | timeout, then hang-up.
+Presence goes to the channel. A "will-expire" notice precedes a token's expiry; "renew" replaces
+the token in place; a member whose token expires is dropped. Keep-alive: a member silent for
+`keepalive_timeout` seconds is dropped.
+
+Media: each member gets its own relay UDP port (in `joined`). Packets a member sends there go to
+its call peer (or, outside a call, to every other member of the channel), each through the
+impairment of that (sender → receiver) link, from the receiver's relay port.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from host_tools.channel import protocol
+from host_tools.channel.impair import Impairment, Link
+from host_tools.token import accesstoken2 as at
+
+JOIN = at.PRIVILEGES["join"]
+
+
+@dataclass
+class Member:
+    uid: str
+    channel: str
+    conn: Connection
+    token: str
+    expires_at: int
+    codecs: list[str]
+    relay: asyncio.DatagramTransport | None = None
+    remote: tuple[str, int] | None = None
+    call: str | None = None
+    relay_port: int = 0
+    packets_in: int = 0
+
+
+@dataclass
+class Call:
+    id: str
+    caller: Member
+    callee: Member
+    codec: str
+    state: str = "ringing"  # ringing | in-call | ended
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class Stats:
+    joins: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    calls: int = 0
+    answered: int = 0
+    forwarded: int = 0
+
+
+class ChannelServer:
+    def __init__(self, app_id: str, app_cert: bytes, host: str = "127.0.0.1", port: int = 0,
+                 impairment: Impairment | None = None, seed: int = 1, signal_rtt_ms: float = 0.0,
+                 ring_timeout: float = 30.0, expiry_notice: float = 30.0, keepalive_timeout: float = 10.0,
+                 codecs: tuple[str, ...] = ("g722", "pcmu", "pcma")) -> None:
+        self.app_id, self._cert = app_id, app_cert
+        self.host, self.port = host, port
+        self.impairment = impairment or Impairment()
+        self.link_impairment: dict[tuple[str, str], Impairment] = {}
+        self.seed = seed
+        self.signal_delay = signal_rtt_ms / 2000.0
+        self.ring_timeout, self.expiry_notice, self.keepalive_timeout = ring_timeout, expiry_notice, keepalive_timeout
+        self.codecs = codecs
+        self.members: dict[tuple[str, str], Member] = {}
+        self.calls: dict[str, Call] = {}
+        self.links: dict[tuple[str, str], Link] = {}
+        self.stats = Stats()
+        self._server: asyncio.base_events.Server | None = None
+        self._conns: set[Connection] = set()
+
+    async def start(self) -> ChannelServer:
+        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        for c in list(self._conns):
+            c.close()
+        for m in list(self.members.values()):
+            if m.relay:
+                m.relay.close()
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def refuse(self, reason: str) -> None:
+        self.stats.refused[reason] = self.stats.refused.get(reason, 0) + 1
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Connection(self, reader, writer)
+        self._conns.add(conn)
+        try:
+            await conn.run()
+        finally:
+            self._conns.discard(conn)
+
+    # ---- members ----
+    def channel_members(self, channel: str) -> list[Member]:
+        return [m for (ch, _), m in self.members.items() if ch == channel]
+
+    def presence(self, member: Member, state: str) -> None:
+        for m in self.channel_members(member.channel):
+            if m is not member:
+                m.conn.send({"t": "presence", "uid": member.uid, "state": state})
+
+    async def add_member(self, m: Member) -> None:
+        old = self.members.get((m.channel, m.uid))
+        if old is not None:  # a rejoin after a lost connection replaces the stale session
+            self.remove_member(old, "replaced by a new session")
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: RelayProtocol(self, m), local_addr=(self.host, 0))
+        m.relay = transport
+        m.relay_port = transport.get_extra_info("sockname")[1]
+        self.members[(m.channel, m.uid)] = m
+        self.stats.joins += 1
+        self.presence(m, "online")
+
+    def remove_member(self, m: Member, reason: str) -> None:
+        if self.members.get((m.channel, m.uid)) is not m:
+            return
+        del self.members[(m.channel, m.uid)]
+        if m.call and m.call in self.calls:
+            self.end_call(self.calls[m.call], f"peer left: {reason}")
+        if m.relay:
+            m.relay.close()
+        self.presence(m, "offline")
+
+    # ---- calls ----
+    def end_call(self, call: Call, reason: str) -> None:
+        if call.state == "ended":
+            return
+        call.state = "ended"
+        if call.timer:
+            call.timer.cancel()
+        for m in (call.caller, call.callee):
+            if m.call == call.id:
+                m.call = None
+            m.conn.send({"t": "call-state", "call": call.id, "state": "ended", "reason": reason})
+        self.calls.pop(call.id, None)
+
+    def ring_timed_out(self, call: Call) -> None:
+        if call.state == "ringing":
+            self.end_call(call, "timeout")
+
+    # ---- media ----
+    def link(self, src: Member, dst: Member) -> Link:
+        key = (src.uid, dst.uid)
+        link = self.links.get(key)
+        if link is None:
+            imp = self.link_impairment.get(key, self.impairment)
+            link = Link(imp, seed=zlib.crc32(f"{self.seed}:{src.uid}->{dst.uid}".encode()))
+            self.links[key] = link
+        return link
+
+    def forward(self, src: Member, data: bytes) -> None:
+        if src.call and src.call in self.calls and self.calls[src.call].state == "in-call":
+            c = self.calls[src.call]
+            dsts = [c.callee if c.caller is src else c.caller]
+        else:
+            dsts = [m for m in self.channel_members(src.channel) if m is not src]
+        loop = asyncio.get_running_loop()
+        now = loop.time() * 1000.0
+        for dst in dsts:
+            if dst.remote is None or dst.relay is None:
+                continue
+            for t in self.link(src, dst).schedule(now, len(data)):
+                delay = max(0.0, (t - now) / 1000.0)
+                if delay <= 0:
+                    self._send_media(dst, data)
+                else:
+                    loop.call_later(delay, self._send_media, dst, data)
+
+    def _send_media(self, dst: Member, data: bytes) -> None:
+        if dst.relay is not None and dst.remote is not None and not dst.relay.is_closing():
+            dst.relay.sendto(data, dst.remote)
+            self.stats.forwarded += 1
+
+
+class RelayProtocol(asyncio.DatagramProtocol):
+    def __init__(self, server: ChannelServer, member: Member) -> None:
+        self.server, self.member = server, member
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        m = self.member
+        m.remote = addr  # the member's media address is where its packets come from
+        m.packets_in += 1
+        if data[:1] != b"\x00" or len(data) > 1:  # a single zero byte only registers the address
+            self.server.forward(m, data)
+
+
+class Connection:
+    def __init__(self, server: ChannelServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.server, self.reader, self.writer = server, reader, writer
+        self.nonce = os.urandom(16)
+        self.member: Member | None = None
+        self.last_seen = time.monotonic()
+        self._timers: list[asyncio.TimerHandle] = []
+
+    def send(self, msg: dict[str, Any]) -> None:
+        if self.writer.is_closing():
+            return
+        data = protocol.encode(msg)
+        if self.server.signal_delay > 0:
+            asyncio.get_running_loop().call_later(self.server.signal_delay, self._write, data)
+        else:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(data)
+
+    def close(self) -> None:
+        for t in self._timers:
+            t.cancel()
+        if not self.writer.is_closing():
+            self.writer.close()
+
+    async def run(self) -> None:
+        rd = protocol.Reader()
+        self.send({"t": "hello", "nonce": self.nonce, "server": "edgecall", "rtt_ms": self.server.signal_delay * 2000})
+        watchdog = asyncio.create_task(self._keepalive())
+        try:
+            while True:
+                data = await self.reader.read(4096)
+                if not data:
+                    break
+                self.last_seen = time.monotonic()
+                try:
+                    msgs = rd.feed(data)
+                except protocol.ProtocolError as exc:
+                    self.send({"t": "error", "reason": str(exc)})
+                    break
+                for msg in msgs:
+                    if self.server.signal_delay > 0:
+                        await asyncio.sleep(self.server.signal_delay)
+                    await self.handle(msg)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            watchdog.cancel()
+            if self.member is not None:
+                self.server.remove_member(self.member, "connection closed")
+            self.close()
+
+    async def _keepalive(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.server.keepalive_timeout / 4))
+            if time.monotonic() - self.last_seen > self.server.keepalive_timeout:
+                self.close()
+                return
+
+    def reply(self, msg: dict[str, Any], req: dict[str, Any], t: str, **fields: Any) -> None:
+        self.send({"t": t, **({"re": req["id"]} if "id" in req else {}), **fields})
+
+    async def handle(self, msg: dict[str, Any]) -> None:
+        t = msg["t"]
+        if t == "ping":
+            self.reply(msg, msg, "pong")
+        elif t == "join":
+            await self.join(msg)
+        elif self.member is None:
+            self.reply(msg, msg, "error", reason="join first")
+        elif t == "leave":
+            self.server.remove_member(self.member, "left")
+            self.member = None
+            self.reply(msg, msg, "left")
+        elif t == "renew":
+            self.renew(msg)
+        elif t in ("invite", "accept", "reject", "cancel", "hangup"):
+            self.call_msg(t, msg)
+        else:
+            self.reply(msg, msg, "error", reason=f"unknown message type {t!r}")
+
+    async def join(self, msg: dict[str, Any]) -> None:
+        srv = self.server
+        token, channel, uid = msg.get("token"), msg.get("channel"), msg.get("uid")
+        if not all(isinstance(x, str) for x in (token, channel, uid)):
+            srv.refuse("malformed")
+            self.reply(msg, msg, "refused", reason="join needs token, channel and uid")
+            return
+        if msg.get("nonce") != self.nonce or msg.get("proof") != protocol.proof(token, self.nonce):
+            srv.refuse("replayed")
+            self.reply(msg, msg, "refused", reason="replayed or unauthenticated join (nonce)")
+            return
+        v = at.verify(token, srv._cert, app_id=srv.app_id, channel=channel, uid=uid, privilege=JOIN)
+        if not v.valid:
+            srv.refuse(v.reason)
+            self.reply(msg, msg, "refused", reason=v.reason)
+            return
+        tok = at.parse(token)
+        codecs = [c for c in msg.get("codecs", ["g722"]) if c in srv.codecs]
+        member = Member(uid, channel, self, token, tok.expires_at(), codecs or ["pcmu"])
+        await srv.add_member(member)
+        self.member = member
+        self._schedule_expiry()
+        self.reply(msg, msg, "joined", member=uid, relay_port=member.relay_port, expires_at=member.expires_at,
+                   members=[m.uid for m in srv.channel_members(channel) if m is not member], codec=member.codecs[0])
+
+    def _schedule_expiry(self) -> None:
+        for t in self._timers:
+            t.cancel()
+        m = self.member
+        assert m is not None
+        loop = asyncio.get_running_loop()
+        left = m.expires_at - time.time()
+        self._timers = [loop.call_later(max(0.0, left - self.server.expiry_notice), self._notice, m.expires_at),
+                        loop.call_later(max(0.0, left), self._expired, m.expires_at)]
+
+    def _notice(self, expires_at: int) -> None:
+        if self.member and self.member.expires_at == expires_at:
+            self.send({"t": "will-expire", "expires_at": expires_at})
+
+    def _expired(self, expires_at: int) -> None:
+        if self.member and self.member.expires_at == expires_at:
+            self.send({"t": "refused", "reason": "token expired"})
+            self.server.remove_member(self.member, "token expired")
+            self.member = None
+            self.close()
+
+    def renew(self, msg: dict[str, Any]) -> None:
+        m = self.member
+        assert m is not None
+        token = msg.get("token")
+        v = at.verify(token, self.server._cert, app_id=self.server.app_id, channel=m.channel, uid=m.uid,
+                      privilege=JOIN) if isinstance(token, str) else at.Verdict(False, "no token")
+        if not v.valid:
+            self.reply(msg, msg, "error", reason=f"renewal refused: {v.reason}")
+            return
+        m.token, m.expires_at = token, at.parse(token).expires_at()
+        self._schedule_expiry()
+        self.reply(msg, msg, "renewed", expires_at=m.expires_at)
+
+    def call_msg(self, t: str, msg: dict[str, Any]) -> None:
+        srv, me = self.server, self.member
+        assert me is not None
+        call_id = msg.get("call")
+        if not isinstance(call_id, str) or not call_id:
+            self.reply(msg, msg, "error", reason="call id missing")
+            return
+        if t == "invite":
+            peer = srv.members.get((me.channel, str(msg.get("to"))))
+            if peer is None:
+                self.reply(msg, msg, "call-state", call=call_id, state="ended", reason="callee not online")
+                return
+            if me.call or peer.call or call_id in srv.calls:
+                self.reply(msg, msg, "call-state", call=call_id, state="ended", reason="busy")
+                return
+            common = [c for c in me.codecs if c in peer.codecs] or ["pcmu"]
+            call = Call(call_id, me, peer, common[0])
+            call.timer = asyncio.get_running_loop().call_later(srv.ring_timeout, srv.ring_timed_out, call)
+            srv.calls[call_id] = call
+            srv.stats.calls += 1
+            me.call = peer.call = call_id
+            peer.conn.send({"t": "ring", "call": call_id, "from": me.uid, "codec": call.codec})
+            self.reply(msg, msg, "call-state", call=call_id, state="ringing", codec=call.codec)
+            return
+        call = srv.calls.get(call_id)
+        if call is None or me not in (call.caller, call.callee):
+            self.reply(msg, msg, "error", reason="no such call")
+            return
+        if t == "accept" and me is call.callee and call.state == "ringing":
+            call.state = "in-call"
+            if call.timer:
+                call.timer.cancel()
+            srv.stats.answered += 1
+            for m in (call.caller, call.callee):
+                m.conn.send({"t": "call-state", "call": call_id, "state": "in-call", "codec": call.codec})
+        elif t == "reject" and me is call.callee and call.state == "ringing":
+            srv.end_call(call, "rejected")
+        elif t == "cancel" and me is call.caller and call.state == "ringing":
+            srv.end_call(call, "cancelled")
+        elif t == "hangup":
+            srv.end_call(call, f"hung up by {me.uid}")
+        else:
+            self.reply(msg, msg, "error", reason=f"{t} not allowed while {call.state}")
