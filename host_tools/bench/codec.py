@@ -1,13 +1,15 @@
 """`edgecall bench codec`: codec speed and size, measured in one run on this machine.
 
 - host throughput (Msamples/s, median of repeats) of each codec against a peer on the same input:
-  audioop for G.711 and IMA ADPCM (both called from Python on whole buffers), spandsp (same
-  process, same compiler flags; host_tools/bench/g722_host.c) and ffmpeg's encoder/decoder for
-  G.722 (ffmpeg's `-benchmark` user time minus a pass-through run of the same audio, so that
-  process start and file I/O are not counted against it);
+  audioop for G.711 and IMA ADPCM (both called from Python on whole buffers), spandsp (Debian's
+  build, called in the same process as ours; host_tools/bench/g722_host.c, which compiles our
+  codec with the host extension's compiler and flags) and ffmpeg's encoder/decoder for G.722
+  (ffmpeg's `-benchmark` user time minus a pass-through run of the same audio, so that process
+  start and file I/O are not counted against it);
 - instructions per 20 ms frame on Cortex-M0 (QEMU microbit) and Cortex-M4 (QEMU mps2-an386), counted
   deterministically with `-icount shift=0` and SysTick by the C harness (tests/c/vectors.c bench);
-- flash and static RAM per module at -Os for M0 and M4 (arm-none-eabi-size), and state sizes.
+- flash and static RAM per codec module at -Os for M0 and M4 (arm-none-eabi-size), and state
+  sizes. (The media network stack and video modules are measured by their own benchmarks.)
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ with warnings.catch_warnings():
 
 SECONDS_OF_AUDIO = 60
 CORES = {"m0": ("microbit", "cortex-m0"), "m4": ("mps2-an386", "cortex-m4")}
+CODEC_MODULES = ("g711", "g722", "adpcm", "plc")
 TARGETS = {
     "g711_vs_audioop": 2.0,
     "g722_vs_best_peer": 1.5,
@@ -95,8 +98,10 @@ def _build_g722_host() -> Path:
     exe = BUILD / "bench" / "g722_host"
     exe.parent.mkdir(parents=True, exist_ok=True)
     src = Path(__file__).with_name("g722_host.c")
-    cmd = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{NATIVE_INCLUDE}", str(src),
-           str(NATIVE_SRC / "g722.c"), "-o", str(exe), "-lspandsp"]
+    from host_tools.native import host
+
+    cc = host.EXTENSION_CC if shutil.which(host.EXTENSION_CC) else "gcc"
+    cmd = [cc, *host.EXTENSION_CFLAGS, f"-I{NATIVE_INCLUDE}", str(src), str(NATIVE_SRC / "g722.c"), "-o", str(exe), "-lspandsp"]
     subprocess.run(cmd, check=True, timeout=120)
     return exe
 
@@ -153,13 +158,14 @@ def cortex_m_instructions() -> dict[str, dict[str, dict[str, int]]]:
     return out
 
 
-def footprint() -> dict[str, Any]:
+def footprint(modules: tuple[str, ...] = CODEC_MODULES) -> dict[str, Any]:
+    """Flash and static RAM of each module at -Os for M0 and M4."""
     out: dict[str, Any] = {}
     work = BUILD / "bench" / "size"
     work.mkdir(parents=True, exist_ok=True)
     for core, (_env, cpu) in CORES.items():
         mods: dict[str, dict[str, int]] = {}
-        for src in sorted(NATIVE_SRC.glob("*.c")):
+        for src in [NATIVE_SRC / f"{m}.c" for m in modules]:
             obj = work / f"{core}-{src.stem}.o"
             subprocess.run(["arm-none-eabi-gcc", f"-mcpu={cpu}", "-mthumb", "-Os", "-std=c99", "-ffunction-sections",
                             "-fdata-sections", f"-I{NATIVE_INCLUDE}", "-c", str(src), "-o", str(obj)], check=True, timeout=120)
