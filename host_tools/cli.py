@@ -104,9 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="edgecall", description="EdgeCall host tools", allow_abbrev=False)
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("test", help="run all tests (pytest); extra arguments go to pytest")
-    t.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    t.set_defaults(func=cmd_test)
+    t = sub.add_parser("test", help="run all tests (pytest); any further arguments go to pytest")
+    t.set_defaults(func=cmd_test, pytest_args=[])
 
     hil = sub.add_parser("hil", help="hardware-in-the-loop runs").add_subparsers(dest="hil_cmd", required=True)
     r = hil.add_parser("run", help="the whole job on virtual devkits")
@@ -137,8 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        if argv[:1] == ["test"]:  # everything after `test` belongs to pytest
+            args = parser.parse_args(["test"])
+            args.pytest_args = argv[1:]
+        else:
+            args = parser.parse_args(argv)
     except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
         return int(e.code or 0)
     func: Handler = args.func
