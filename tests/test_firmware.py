@@ -12,17 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from host_tools.firmware import build, check
-from host_tools.paths import ROOT
 
-# The firmware's MicroPython-only time functions, for running its pure-logic modules here.
-import time as _time  # noqa: E402
-
-for _name, _fn in (("ticks_ms", lambda: int(_time.monotonic() * 1000)), ("ticks_diff", lambda a, b: a - b),
-                   ("ticks_add", lambda a, b: a + b)):
-    if not hasattr(_time, _name):
-        setattr(_time, _name, _fn)
-
-sys.path.insert(0, str(ROOT / "firmware"))
+import tests.mpshim  # noqa: E402,F401  (MicroPython time functions; firmware/ on sys.path)
 from edgecall import cbor, smp  # noqa: E402
 from edgecall.console import Console, MgmtError  # noqa: E402
 

@@ -10,6 +10,8 @@ server → client: hello {nonce, server, rtt_ms}; joined {member, relay_port, me
   call-state {call, state, reason}; will-expire {expires_at}; renewed {expires_at};
   error {reason}; pong
 
+Values are integers, text, bytes, lists and maps only: no floats (the devices' CBOR has none).
+
 `proof` = HMAC-SHA256(key=SHA-256(token), msg=nonce): a join replayed from another connection
 carries another connection's nonce and is refused. (The token stays a bearer credential: this
 stops message replay, not a stolen token.)

@@ -230,7 +230,7 @@ class Connection:
 
     async def run(self) -> None:
         rd = protocol.Reader()
-        self.send({"t": "hello", "nonce": self.nonce, "server": "edgecall", "rtt_ms": self.server.signal_delay * 2000})
+        self.send({"t": "hello", "nonce": self.nonce, "server": "edgecall", "rtt_ms": round(self.server.signal_delay * 2000)})
         watchdog = asyncio.create_task(self._keepalive())
         try:
             while True:
