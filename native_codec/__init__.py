@@ -286,3 +286,4 @@ class Plc(_Stateful):
         for i in range(0, len(out), self._sub):
             _check(lib.ec_plc_lost(self._st, _in16(out[i : i + self._sub]), self._sub), "Plc.lost")
         return out
+from native_codec.video import H264Depacketizer, H264Packetizer, JpegEncoder, RtpJpegDepacketizer, RtpJpegPacketizer, jpeg_encode, rtcp_pli  # noqa: E402
