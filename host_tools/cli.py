@@ -95,8 +95,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     mod = importlib.import_module(f"host_tools.bench.{args.bench_cmd}")
     kwargs = {"json_out": args.json}
-    if "quick" in inspect.signature(mod.run).parameters:
-        kwargs["quick"] = args.quick
+    params = inspect.signature(mod.run).parameters
+    for flag in ("quick", "fuzz"):
+        if flag in params:
+            kwargs[flag] = getattr(args, flag)
     return int(mod.run(**kwargs))
 
 
@@ -130,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         c = bench.add_parser(name, help=text)
         c.add_argument("--json", action="store_true")
         c.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+        if name == "netstack":
+            c.add_argument("--fuzz", action="store_true", help="also run every fuzzer for 1,000,000 executions")
         c.set_defaults(func=cmd_bench)
     return p
 

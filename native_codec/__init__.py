@@ -149,6 +149,11 @@ class G722Decoder(_Stateful):
         self._st = self._alloc("ec_g722_dec", size)
         _check(lib.ec_g722_dec_init(self._st, size, self.bitrate), "G722Decoder")
 
+    def set_bitrate(self, bitrate: int) -> None:
+        """Switches mode mid-stream, keeping the decoder's state."""
+        self.bitrate = _g722_rate(bitrate)
+        _check(lib.ec_g722_dec_set_bitrate(self._st, self.bitrate), "G722Decoder.set_bitrate")
+
     def decode(self, data: Bytes) -> np.ndarray:
         raw = _bytes(data)
         out = np.empty(2 * len(raw), dtype=np.int16)
@@ -287,3 +292,4 @@ class Plc(_Stateful):
             _check(lib.ec_plc_lost(self._st, _in16(out[i : i + self._sub]), self._sub), "Plc.lost")
         return out
 from native_codec.video import H264Depacketizer, H264Packetizer, JpegEncoder, RtpJpegDepacketizer, RtpJpegPacketizer, jpeg_encode, rtcp_pli  # noqa: E402
+from native_codec.media import MediaReceiver, MediaSender  # noqa: E402

@@ -61,6 +61,20 @@ def test_lower_modes_clear_the_auxiliary_bits(testdata: Path) -> None:
         assert np.array_equal(np.frombuffer(nc.G722Encoder(bitrate).encode(pcm), np.uint8), full & mask)
 
 
+def test_mode_switch_keeps_state(testdata: Path) -> None:
+    codes = low_bytes(ref_dir(testdata) / "codspw.cod")
+    half = len(codes) // 2
+    dec = nc.G722Decoder(64000)
+    first = dec.decode(codes[:half])
+    dec.set_bitrate(56000)
+    second = dec.decode(codes[half:])
+    ref1 = read_le16(ref_dir(testdata) / "outsp1.bin")
+    assert np.array_equal(first, ref1[: 2 * half])
+    assert not np.array_equal(second, ref1[2 * half :])  # mode 2 decodes differently from there on
+    with pytest.raises(ValueError, match="64000, 56000, 48000"):
+        dec.set_bitrate(8000)
+
+
 def test_decoder_survives_any_bytes() -> None:
     rng = np.random.default_rng(1)
     for bitrate, _, _ in MODES:

@@ -58,6 +58,9 @@ int ec_g722_encode(ec_g722_enc *st, const int16_t *pcm, size_t n_samples, uint8_
 
 size_t ec_g722_dec_state_size(void);
 int ec_g722_dec_init(ec_g722_dec *st, size_t st_size, int bitrate);
+/* Switches an initialised decoder to another mode (64000, 56000 or 48000) between calls, keeping
+ * its state, as a receiver does when the sender changes mode mid-stream. */
+int ec_g722_dec_set_bitrate(ec_g722_dec *st, int bitrate);
 /* out_cap >= 2 * n_bytes. Returns the number of samples written (2 per codeword). */
 int ec_g722_decode(ec_g722_dec *st, const uint8_t *data, size_t n_bytes, int16_t *out, size_t out_cap);
 

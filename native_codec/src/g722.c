@@ -462,6 +462,19 @@ int ec_g722_dec_init(ec_g722_dec *st, size_t st_size, int bitrate)
     return EC_OK;
 }
 
+int ec_g722_dec_set_bitrate(ec_g722_dec *st, int bitrate)
+{
+    int bits = bits_for(bitrate);
+    if (st == NULL || bits == 0) {
+        return EC_ERR_ARG;
+    }
+    if (!state_ok(st->magic, DEC_MAGIC, st->bits_per_codeword, st->qmf_pos)) {
+        return EC_ERR_STATE;
+    }
+    st->bits_per_codeword = bits;
+    return EC_OK;
+}
+
 static void decode_run(ec_g722_dec *restrict st, const uint8_t *restrict data, int16_t *restrict out,
                        size_t n)
 {

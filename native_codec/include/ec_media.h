@@ -1,0 +1,252 @@
+/* ec_media.h — media sender and receiver: codec + RTP packetisation (RFC 3550, RFC 3551) +
+ * redundancy (RFC 2198 RED, RFC 5109 parity FEC) + RTCP (SR/RR, RFC 4585 generic NACK) +
+ * retransmission cache + adaptive jitter buffer (ec_jb.h) + packet-loss concealment (ec_plc.h).
+ * Each is one caller-owned state (plain memory, no pointers inside, no malloc, no globals), whose
+ * size depends on its configuration: ec_media_tx_state_size(&cfg), ec_media_tx_init(st, size,
+ * &cfg); the same for rx.
+ *
+ * Codecs: PCMU, PCMA (8 kHz), DVI4 (8 kHz, RFC 3551 §4.5.1), G.722 (16 kHz audio, RTP clock
+ * 8000). Packets carry a whole number of 10 ms blocks (ptime 10..60 ms); the receiver splits them
+ * into 10 ms blocks (a DVI4 packet's header stays with its first block, later blocks continue
+ * the decoder state) and outputs frames of its own ptime whatever the sender's ptime is.
+ *
+ * Wire choices:
+ * - RED (RFC 2198): payload type pt_red; each packet holds the previous packet's frame as one
+ *   redundant block (timestamp offset = its duration) and the current frame as the primary.
+ *   A receiver takes a redundant block at sequence number (primary's - 1).
+ * - FEC (RFC 5109 §7, level 0, full protection): payload type pt_fec, same SSRC as the media, a
+ *   sequence number space of its own (demultiplexed by payload type), timestamp of the last
+ *   protected packet. One FEC packet follows every fec_group media packets and protects them:
+ *   the media packets as they would be sent without RED (codec payload type, marker, timestamp
+ *   and the codec payload), so that RED and FEC combine.
+ * - Retransmission (RFC 4585 generic NACK): the sender resends a cached packet unchanged in
+ *   sequence number and timestamp, as a plain packet with the codec's payload type. It ignores
+ *   a request for the same packet within max(rtt, 40 ms) of the last send.
+ * - RTCP: the sender sends SR + SDES CNAME every rtcp_interval_ms (the first after half of it);
+ *   the receiver RR + SDES every rtcp_interval_ms, and RR + SDES + NACK as soon as a loss is
+ *   seen (AVPF early feedback), repeating a NACK every nack_retry_ms up to 3 times.
+ *
+ * Sender adaptation (adapt = 1), on every report block for its SSRC, from the fraction lost
+ * smoothed as s = (s + fraction) / 2 (Q8):
+ *   level 0  s <  3 %           no redundancy, G.722 64 kbit/s, the configured ptime
+ *   level 1  3 % <= s <  8 %    FEC, group of 4 (1/4 overhead), 64 kbit/s
+ *   level 2  8 % <= s < 20 %    RED (100 % overhead, survives any single loss), G.722 56 kbit/s
+ *   level 3  s >= 20 %          RED, G.722 48 kbit/s, ptime 40 ms (if max_ptime_ms allows):
+ *                               half the packets, so half the header overhead and loss events
+ * A level rises at once when s reaches its threshold and falls by one after two reports in a row
+ * with s below half of the current level's threshold. The G.722 mode change is the encoder's:
+ * the 1 or 2 lower-band bits of each codeword are cleared (the encoder state does not depend on
+ * the mode). The receiver sees a 56/48 kbit/s block by those bits (the chance that 80 codewords
+ * of a 64 kbit/s stream all have them clear is 2^-80) and decodes it in that mode.
+ *
+ * Times are uint32 milliseconds of the caller's clock (may wrap). */
+#ifndef EC_MEDIA_H
+#define EC_MEDIA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ec_adpcm.h"
+#include "ec_err.h"
+#include "ec_fec.h"
+#include "ec_g722.h"
+#include "ec_jb.h"
+#include "ec_plc.h"
+#include "ec_rtcp.h"
+
+#define EC_MEDIA_PCMU 0
+#define EC_MEDIA_PCMA 1
+#define EC_MEDIA_G722 2
+#define EC_MEDIA_DVI4 3
+
+#define EC_MEDIA_MAX_PTIME_MS 60
+#define EC_MEDIA_MAX_BLOCKS 6      /* blocks of 10 ms in the longest packet */
+#define EC_MEDIA_MAX_FEC_GROUP 16
+#define EC_MEDIA_NACK_MAX 32       /* missing packets the receiver keeps asking for */
+#define EC_MEDIA_NACK_TRIES 3
+#define EC_MEDIA_MAX_FEC_SLOTS 4
+#define EC_MEDIA_TXQ 8             /* FEC packets awaiting output */
+/* Largest packet either side writes: RTCP compound with NACKs, or RTP + RED of two 60 ms
+ * G.722 frames. An output buffer of this size is always enough. */
+#define EC_MEDIA_MAX_PACKET 1024
+
+/* ---- sender ---- */
+
+typedef struct {
+    int codec;            /* EC_MEDIA_* */
+    int ptime_ms;         /* 10..max_ptime_ms, a multiple of 10 */
+    int max_ptime_ms;     /* 10..60: the largest ptime adaptation may choose; sizes the cache */
+    int red;              /* 1: RED with one redundant frame */
+    int fec_group;        /* 0 (off) or 2..16 media packets per FEC packet */
+    int nack;             /* 1: answer NACKs from the cache */
+    int cache_packets;    /* packets kept (>= 8 and >= fec_group + 6) */
+    int adapt;            /* 1: adapt from receiver reports */
+    int g722_bitrate;     /* 64000, 56000, 48000 (G.722 only; else ignored) */
+    int pt_red, pt_fec;   /* 96..127, distinct */
+    int rtcp_interval_ms; /* 100..60000 */
+    uint32_t ssrc;
+    uint32_t ts0;         /* first RTP timestamp */
+    uint16_t seq0;        /* first sequence number */
+    uint16_t fec_seq0;    /* first FEC sequence number */
+} ec_media_tx_config;
+
+typedef struct {
+    uint32_t packets, octets;    /* RTP sent: media, FEC, retransmissions (the SR counts) */
+    uint32_t media_packets, fec_packets, red_packets, retransmissions;
+    uint32_t sr_sent, rr_received, nack_received, nack_seqs, nack_unavailable;
+    uint32_t fraction_lost;      /* last report block for us, Q8 */
+    int32_t cumulative_lost;
+    uint32_t jitter;             /* RTP units, last report */
+    int32_t rtt_ms;              /* -1 until a report with LSR */
+    uint32_t level;              /* adaptation level 0..3 */
+    uint32_t level_changes;
+    uint32_t loss_smoothed_q8;
+    uint32_t ptime_ms, red, fec_group, g722_bitrate; /* current settings */
+} ec_media_tx_stats;
+
+typedef struct {
+    uint32_t magic;
+    int32_t codec, pt, rate, block_samples, block_bytes, extra;
+    int32_t base_ptime_ms, max_ptime_ms;
+    int32_t ptime_blocks, red, fec_group, g722_bits; /* current settings */
+    int32_t next_ptime_blocks; /* ptime for the next packet started (adaptation) */
+    int32_t cfg_red, cfg_fec, nack, adapt, pt_red, pt_fec, rtcp_interval_ms;
+    uint32_t ssrc;
+    uint32_t ts;            /* timestamp of the next sample pushed */
+    uint16_t seq;           /* next media sequence number */
+    uint16_t fec_seq;
+    uint16_t next_send;     /* first media sequence number not yet output */
+    uint16_t pad0;
+    uint32_t cur_blocks;    /* blocks already encoded into the packet being built */
+    uint32_t cur_ts;
+    uint32_t n_cache, entry_size, cache_off; /* cache ring: entry for seq s at s % n_cache */
+    uint32_t group_count;   /* media packets in the FEC group being built */
+    uint16_t group_base;
+    uint16_t fecq_n;        /* FEC packets queued: (base, count) */
+    uint16_t fecq_base[EC_MEDIA_TXQ];
+    uint8_t fecq_count[EC_MEDIA_TXQ];
+    uint32_t started;       /* a packet has been finalised */
+    uint32_t next_sr_ms;
+    uint32_t down_count;    /* consecutive reports below the level's lower threshold */
+    ec_media_tx_stats st;
+    union {
+        ec_g722_enc g722;
+        ec_adpcm adpcm;
+    } enc;
+} ec_media_tx;
+
+size_t ec_media_tx_state_size(const ec_media_tx_config *cfg);
+int ec_media_tx_init(ec_media_tx *st, size_t size, const ec_media_tx_config *cfg);
+/* Encodes n samples (a whole number of 10 ms blocks, at most max_ptime_ms) captured at now_ms.
+ * Packets completed by it are queued: call ec_media_tx_poll until it returns 0. */
+int ec_media_tx_push(ec_media_tx *st, const int16_t *pcm, size_t n, uint32_t now_ms);
+/* Feedback from the receiver (an RTCP compound). Returns EC_OK, or EC_ERR_MALFORMED (not RTCP,
+ * or it does not parse). */
+int ec_media_tx_on_packet(ec_media_tx *st, const uint8_t *pkt, size_t len, uint32_t now_ms);
+/* The next packet to send (retransmissions first, then media and FEC in order, then an SR when
+ * due). Returns its length, 0 when there is none, or EC_ERR_SHORT_BUFFER (cap below
+ * EC_MEDIA_MAX_PACKET may not be enough) / EC_ERR_STATE. */
+int ec_media_tx_poll(ec_media_tx *st, uint32_t now_ms, uint8_t *out, size_t cap);
+int ec_media_tx_get_stats(const ec_media_tx *st, ec_media_tx_stats *out);
+/* Samples per 10 ms block of the codec's audio (80 or 160). */
+int ec_media_block_samples(int codec);
+
+/* ---- receiver ---- */
+
+typedef struct {
+    int codec;
+    int ptime_ms;        /* output frame of ec_media_rx_pull: 10..60, a multiple of 10 */
+    int max_ptime_ms;    /* the longest packet accepted: 10..60 */
+    int buffer_ms;       /* jitter buffer ring (ms of audio), >= 80 and >= 2 * max_ptime_ms */
+    int fixed_delay_ms;  /* > 0: fixed playout delay; 0: adaptive */
+    int min_delay_ms, max_delay_ms; /* bounds of the adaptive target (max 0: the ring's) */
+    int nack;            /* 1: send NACKs for missing packets */
+    int nack_retry_ms;   /* 10..1000 */
+    int fec_slots;       /* FEC packets kept while waiting for the rest of their group: 0..4 */
+    int pt_red, pt_fec;
+    int rtcp_interval_ms;
+    uint32_t ssrc;       /* own SSRC, for RTCP */
+} ec_media_rx_config;
+
+/* What ec_media_rx_packet did (non-negative returns). */
+#define EC_MEDIA_RX_MEDIA 0     /* stored for playout */
+#define EC_MEDIA_RX_RTCP 1
+#define EC_MEDIA_RX_FEC 2
+#define EC_MEDIA_RX_LATE 3      /* its time had passed */
+#define EC_MEDIA_RX_DUPLICATE 4
+#define EC_MEDIA_RX_IGNORED 5   /* another SSRC, an unknown payload type, or a sequence jump
+                                   awaiting confirmation (RFC 3550 A.1) */
+#define EC_MEDIA_RX_OVERFLOW 6  /* too early for the ring (fixed delay) */
+
+typedef struct {
+    uint32_t ssrc;
+    uint32_t received;        /* RFC 3550 A.1 (duplicates and late packets included) */
+    uint32_t expected;        /* extended highest - base + 1 */
+    int32_t lost;             /* cumulative, expected - received */
+    uint32_t fraction_lost;   /* Q8, of the last report sent */
+    uint32_t ext_highest_seq;
+    uint32_t jitter;          /* RFC 3550 A.8, RTP units */
+    uint32_t rtp_packets;     /* every RTP packet of the source, FEC and ignored ones included */
+    uint32_t late, duplicates, overflow, flushes;
+    uint32_t recovered_red, recovered_fec, nack_recovered; /* packets filled in time */
+    uint32_t fec_packets, red_packets;
+    uint32_t played, concealed, stretched, compressed, skipped; /* 10 ms blocks */
+    uint32_t silent;          /* 10 ms blocks of silence before playout started */
+    uint32_t malformed, ignored, rtcp_packets, sr_received;
+    uint32_t nack_sent, nack_seqs, rr_sent;
+    uint32_t ssrc_changes, ts_jumps;
+    int32_t target_delay_ms, delay_ms, buffered_ms;
+    uint32_t g722_bitrate;    /* mode of the last G.722 block decoded */
+} ec_media_rx_stats;
+
+typedef struct {
+    uint16_t seq;
+    uint8_t tries;
+    uint8_t pad;
+    uint32_t sent_ms;
+} ec_media_nack_entry;
+
+typedef struct {
+    uint32_t magic;
+    int32_t codec, pt, rate, block_samples, block_bytes, extra;
+    int32_t ptime_blocks, max_blocks, pt_red, pt_fec, nack, nack_retry_ms, rtcp_interval_ms;
+    uint32_t ssrc;
+    uint32_t have_source;
+    ec_rtp_source src;
+    uint32_t cand_ssrc;      /* another SSRC seen: switch after 2 packets in sequence */
+    uint16_t cand_seq, cand_count;
+    uint32_t ts_offset;      /* buffer timeline = RTP timestamp + ts_offset */
+    uint32_t have_last;      /* the last in-order packet, for timestamp-jump detection */
+    uint32_t last_ext_seq, last_ts, last_dur;
+    uint32_t rebase;         /* map the next packet to the end of the buffer (new SSRC) */
+    uint32_t have_sr, lsr, lsr_ms;
+    uint32_t next_rr_ms, rr_started;
+    uint32_t n_nack;
+    ec_media_nack_entry nack_list[EC_MEDIA_NACK_MAX];
+    uint32_t n_fec, fec_entry, fec_off; /* FEC slots: [uint16 len][uint16 age][payload] */
+    uint32_t fec_age;
+    ec_media_rx_stats st;
+    union {
+        ec_g722_dec g722;
+        ec_adpcm adpcm;
+    } dec;
+    ec_plc plc;
+    ec_jb jb;                /* last: its ring follows it */
+} ec_media_rx;
+
+size_t ec_media_rx_state_size(const ec_media_rx_config *cfg);
+int ec_media_rx_init(ec_media_rx *st, size_t size, const ec_media_rx_config *cfg);
+/* An RTP or RTCP packet arrived at now_ms. Returns EC_MEDIA_RX_*, EC_ERR_MALFORMED (it does not
+ * parse: RTP, RED, FEC or RTCP), EC_ERR_UNSUPPORTED (a codec payload that is not whole 10 ms
+ * blocks, longer than max_ptime_ms, or a bad DVI4 header) or EC_ERR_STATE / EC_ERR_ARG. */
+int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t now_ms);
+/* One output frame (ptime_ms of audio at the codec's rate) for now_ms: decoded, concealed,
+ * stretched or compressed as the jitter buffer decides. Returns the sample count. */
+int ec_media_rx_pull(ec_media_rx *st, uint32_t now_ms, int16_t *out, size_t cap);
+/* The next feedback packet (RTCP compound) to send, 0 when none is due. */
+int ec_media_rx_poll_feedback(ec_media_rx *st, uint32_t now_ms, uint8_t *out, size_t cap);
+int ec_media_rx_get_stats(const ec_media_rx *st, uint32_t now_ms, ec_media_rx_stats *out);
+/* Samples per ec_media_rx_pull. */
+int ec_media_rx_frame_samples(const ec_media_rx *st);
+
+#endif
