@@ -85,6 +85,7 @@ BENCHES = {
     "sim": "virtual devkits: boot time to REPL, idle CPU and memory per device",
     "netstack": "media network stack: footprint, instructions per frame, fuzzing",
     "video": "JPEG encoder: Cortex-M4 instructions per QVGA frame, footprint, speed against Pillow",
+    "resilience": "speech quality (PESQ, STOI) against loss: zero-fill, PLC, full stack; writes a PNG plot",
 }
 
 
