@@ -1,4 +1,5 @@
-"""`edgecall sim ...`: start, list, stop and power-cut virtual devkits.
+"""`edgecall sim ...`: start, list, stop and power-cut virtual devkits, press their buttons and
+read their LEDs.
 
 `register(subparsers)` adds the `sim` command to the edgecall parser; each handler returns the
 CLI's exit code (0 ok, 1 failure, 2 usage, 3 transport) and prints JSON with --json, rich tables
@@ -11,6 +12,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -63,7 +65,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         _err("--count must be at least 1")
         return EXIT_USAGE
     devices = manager.start(count=args.count, ids=args.id, heap=args.heap, baud=args.baud,
-                            blank=args.blank)
+                            blank=args.blank, mic=args.mic, camera=args.camera)
     if args.json:
         print(json.dumps([d.short() for d in devices]))
     else:
@@ -106,8 +108,29 @@ def cmd_power_cut(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_guard
+def cmd_press(args: argparse.Namespace) -> int:
+    count = manager.press(args.device, button=args.button, hold_ms=args.hold_ms)
+    if args.json:
+        print(json.dumps({"id": args.device, "button": args.button, "hold_ms": args.hold_ms,
+                          "presses": count}))
+    else:
+        Console().print(f"{args.device}: button {args.button} pressed for {args.hold_ms} ms")
+    return EXIT_OK
+
+
+@_guard
+def cmd_leds(args: argparse.Namespace) -> int:
+    states = manager.leds(args.device)
+    if args.json:
+        print(json.dumps({"id": args.device, "leds": states}))
+    else:
+        Console().print(f"{args.device}: " + " ".join("●" if on else "○" for on in states))
+    return EXIT_OK
+
+
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Adds `sim start|list|stop|power-cut` to the edgecall command table."""
+    """Adds `sim start|list|stop|power-cut|press|leds` to the edgecall command table."""
     sim = subparsers.add_parser("sim", help="virtual devkits (MicroPython on a pty)")
     sub = sim.add_subparsers(dest="sim_cmd", required=True)
 
@@ -117,6 +140,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     s.add_argument("--heap", type=parse_size, default=state.DEFAULT_HEAP, help="MicroPython heap (default 192K)")
     s.add_argument("--baud", type=int, default=state.DEFAULT_BAUD, help="initial line rate (default 115200)")
     s.add_argument("--blank", action="store_true", help="erase the flash first")
+    s.add_argument("--mic", type=Path, help="16-bit mono WAV file the microphone plays (hal audio)")
+    s.add_argument("--camera", type=Path, help="folder of raw frames for the camera (hal camera)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_start)
 
@@ -134,6 +159,18 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     pc.add_argument("device")
     pc.add_argument("--json", action="store_true")
     pc.set_defaults(func=cmd_power_cut)
+
+    pr = sub.add_parser("press", help="press a button of a running device (returns at once)")
+    pr.add_argument("device")
+    pr.add_argument("--button", type=int, default=0, help="button index (default 0)")
+    pr.add_argument("--hold-ms", type=int, default=100, help="how long it stays down (default 100)")
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=cmd_press)
+
+    le = sub.add_parser("leds", help="the LED states of a device")
+    le.add_argument("device")
+    le.add_argument("--json", action="store_true")
+    le.set_defaults(func=cmd_leds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

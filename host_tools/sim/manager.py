@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from host_tools.paths import ROOT
-from host_tools.sim import line, state
+from host_tools.sim import board, line, state
 
 BOOT_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
@@ -129,12 +129,16 @@ def start(
     install_files: Mapping[str, bytes] | None = None,
     root: Path | None = None,
     timeout: float = BOOT_TIMEOUT,
+    mic: Path | None = None,
+    camera: Path | None = None,
 ) -> list[DeviceInfo]:
     """Starts devices and waits until each REPL is up.
 
     `ids` names the devices (a stopped device keeps its flash); otherwise `count` devices get the
     lowest free ids `vdkN`. `blank` empties the flash first; `install_files` (path -> contents)
-    are then written into it, e.g. by the firmware installer.
+    are then written into it, e.g. by the firmware installer. `mic` is a 16-bit mono WAV file the
+    microphone of hal.vdk.audio plays, `camera` a folder of raw frames for hal.vdk.camera (see
+    board.py); the speaker recording starts empty.
     """
     from host_tools.sim.setup import ensure_node_modules
 
@@ -144,6 +148,16 @@ def start(
     if baud not in line.STANDARD_BAUDS:
         raise SimError(f"unsupported baud rate {baud} (standard rates: 9600, 115200, ...)", 2)
     dirs = [_device_dir(n, root) for n in names]
+    extra: dict[str, str] = {}
+    if mic is not None:
+        try:
+            extra["mic"] = str(board.check_mic(Path(mic)))
+        except ValueError as e:
+            raise SimError(f"--mic: {e}", 2) from e
+    if camera is not None:
+        if not Path(camera).is_dir():
+            raise SimError(f"--camera: {camera} is not a folder", 2)
+        extra["camera"] = str(Path(camera).resolve())
     for d in dirs:
         if d.exists() and _alive(d.read().pid, d.path):
             raise SimError(f"device {d.id} is already running (pid {d.read().pid})", 2)
@@ -154,8 +168,10 @@ def start(
         d.flash.mkdir(parents=True, exist_ok=True)
         if install_files:
             _install(d.flash, install_files)
-        d.write(state.DeviceState(id=d.id, heap=heap, baud=baud, status=state.STATUS_STARTING))
+        d.write(state.DeviceState(id=d.id, heap=heap, baud=baud, status=state.STATUS_STARTING,
+                                  extra=dict(extra)))
         d.device_log.unlink(missing_ok=True)
+        board.reset_audio(d)
         _spawn(d)
     return [_wait_running(d, timeout) for d in dirs]
 
@@ -212,6 +228,25 @@ def stop_all(root: Path | None = None) -> list[str]:
     for device_id in running:
         stop(device_id, root)
     return running
+
+
+def press(device_id: str, button: int = 0, hold_ms: int = 100, root: Path | None = None) -> int:
+    """Presses a button of a running device for `hold_ms` (returns at once); returns its press count."""
+    d = _device_dir(device_id, root)
+    if not d.exists() or not _alive(d.read().pid, d.path):
+        raise SimError(f"device {device_id} is not running (see 'edgecall sim list')", 2)
+    try:
+        return board.press(d, button, hold_ms)
+    except ValueError as e:
+        raise SimError(str(e), 2) from e
+
+
+def leds(device_id: str, root: Path | None = None) -> list[bool]:
+    """The LED states a device last showed (hal.vdk.led)."""
+    d = _device_dir(device_id, root)
+    if not d.exists():
+        raise SimError(f"no device {device_id} (see 'edgecall sim list')", 2)
+    return board.leds(d)
 
 
 def power_cut(device_id: str, root: Path | None = None) -> bool:

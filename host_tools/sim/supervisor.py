@@ -84,7 +84,11 @@ class Supervisor:
             "--heap", str(self.cfg.heap),
             "--reset-cause", str(reset_cause),
             "--control-fd", str(ctl_w),
+            "--state-dir", str(self.dir.path),
         ]
+        for key in ("mic", "camera"):  # hal.vdk.audio / .camera sources (manager.start)
+            if self.cfg.extra.get(key):
+                cmd += [f"--{key}", self.cfg.extra[key]]
         self.node = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=device_log,
             pass_fds=(ctl_w,), cwd=VDK,

@@ -1,5 +1,6 @@
 // One virtual devkit:
 //   node device.mjs --flash DIR --uid HEX [--heap BYTES] [--reset-cause N] [--control-fd FD]
+//                   [--state-dir DIR] [--mic WAV] [--camera DIR]
 //
 // stdin/stdout are the device's UART (the Python supervisor connects them to a pty and paces
 // them at the line's baud rate); the control fd, if given, receives one JSON line per event
@@ -9,13 +10,17 @@
 // MicroPython worker (worker.mjs), restarting it on a soft reset. On Ctrl-C while code runs it
 // makes the stores of mp_sched_keyboard_interrupt() in the worker's shared memory, which is what
 // a board's UART interrupt does. machine.reset() exits with HARD_RESET_EXIT so the supervisor
-// starts a new process on the same pty.
+// starts a new process on the same pty. It is also the network stack of hal.vdk.net
+// (hal_net_host.mjs); the state dir (default: the flash folder's parent) holds the files of the
+// other hal parts, the microphone plays the WAV file and the camera shows the folder's images.
 
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { Ring } from "./ring.mjs";
+import { NetHost } from "./hal_net_host.mjs";
+import { INBOX_CAPACITY } from "./hal_net_wire.mjs";
 import { shareMemory } from "./wasm_shared.mjs";
 
 const require = createRequire(import.meta.url);
@@ -31,6 +36,9 @@ function parseArgs(argv) {
     uid: "00",
     resetCause: 1,
     controlFd: null,
+    stateDir: null,
+    mic: null,
+    camera: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const [k, v] = [argv[i], argv[i + 1]];
@@ -39,10 +47,14 @@ function parseArgs(argv) {
     else if (k === "--uid") opts.uid = v;
     else if (k === "--reset-cause") opts.resetCause = parseInt(v, 10);
     else if (k === "--control-fd") opts.controlFd = parseInt(v, 10);
+    else if (k === "--state-dir") opts.stateDir = v;
+    else if (k === "--mic") opts.mic = v;
+    else if (k === "--camera") opts.camera = v;
     else throw new Error(`unknown argument ${k}`);
     i++;
   }
   if (!opts.flash) throw new Error("--flash DIR is required");
+  opts.stateDir ??= path.dirname(path.resolve(opts.flash));
   return opts;
 }
 
@@ -72,14 +84,26 @@ const rx = Ring.create(RX_CAPACITY);
 const tx = Ring.create(TX_CAPACITY);
 
 // ---- transmit: drain the TX ring into stdout, one write in flight (backpressure to the worker)
+// stdout is a small pipe that Node may have made non-blocking: a full pipe (the supervisor paces
+// its reads at the line rate) is EAGAIN, and a write may be partial; both are retried.
+function writeAll(chunk) {
+  return new Promise((resolve, reject) => {
+    const attempt = (at) =>
+      fs.write(1, chunk, at, chunk.length - at, null, (err, n) => {
+        if (err && err.code === "EAGAIN") setTimeout(() => attempt(at), 2);
+        else if (err) reject(err);
+        else if (at + n < chunk.length) attempt(at + n);
+        else resolve();
+      });
+    attempt(0);
+  });
+}
 async function pumpTx() {
   for (;;) {
     await tx.dataAsync();
     const chunk = tx.take();
     if (chunk.length === 0) continue;
-    await new Promise((resolve, reject) =>
-      fs.write(1, chunk, (err) => (err ? reject(err) : resolve())),
-    );
+    await writeAll(chunk);
   }
 }
 pumpTx().catch((e) => {
@@ -92,6 +116,7 @@ let worker = null;
 let probe = null;
 let memory = null;
 let firstBoot = true;
+let netHost = null;
 
 function interruptChar() {
   if (!probe) return -1;
@@ -105,6 +130,10 @@ function keyboardInterrupt() {
 
 function startWorker(mode, resetCause) {
   probe = null;
+  netHost?.close();
+  const inbox = Ring.create(INBOX_CAPACITY);
+  netHost = new NetHost(inbox, log);
+  const net = netHost;
   memory = new WebAssembly.Memory({
     initial: shared.initial,
     maximum: shared.maximum,
@@ -122,6 +151,10 @@ function startWorker(mode, resetCause) {
       uid: opts.uid,
       mode,
       resetCause,
+      stateDir: opts.stateDir,
+      mic: opts.mic,
+      camera: opts.camera,
+      inboxSab: inbox.sab,
     },
     stdout: false,
     stderr: false,
@@ -129,7 +162,9 @@ function startWorker(mode, resetCause) {
   worker = w;
   w.on("message", (msg) => {
     if (w !== worker) return;
-    if (msg.type === "probe") {
+    if (msg.type === "net") {
+      net.handle(msg);
+    } else if (msg.type === "probe") {
       probe = msg.probe;
     } else if (msg.type === "ready") {
       if (firstBoot) notify("ready");
@@ -144,6 +179,7 @@ function startWorker(mode, resetCause) {
       w.terminate();
       worker = null;
       probe = null;
+      netHost.close();
       notify("bootloader");
       log("bootloader mode: application stopped (SMP lands with a later issue)");
     }

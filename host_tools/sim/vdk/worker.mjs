@@ -13,6 +13,7 @@ import { probe } from "./probe.mjs";
 import { Ring } from "./ring.mjs";
 import { bootSource } from "./machine.mjs";
 import { wrapSyscalls } from "./errno.mjs";
+import { installHal } from "./hal_vdk.mjs";
 
 const require = createRequire(import.meta.url);
 const PYEXEC_FORCED_EXIT = 0x100;
@@ -25,6 +26,7 @@ const CTRL_E = 0x05;
 
 const { memory, module, rxSab, txSab, heap, pystack, flashDir, uid, mode: startMode, resetCause } =
   workerData;
+let demux = null; // the UART receive demux (hal_console.mjs): SMP console frames vs the REPL
 const rx = new Ring(rxSab);
 const tx = new Ring(txSab);
 const encoder = new TextEncoder();
@@ -60,7 +62,9 @@ function write(text) {
 function stdinChar() {
   // sys.stdin reads block like a UART read; EOF only if interrupted.
   for (;;) {
-    if (rx.waitData(50) > 0) return rx.take(1)[0];
+    const c = demux.next();
+    if (c >= 0) return c;
+    rx.waitData(demux.pollMs(50));
     if (interruptPending()) return null;
   }
 }
@@ -160,6 +164,13 @@ mp.registerJsModule("_vdk", {
   reset: () => halt({ type: "reset", kind: "hard" }),
   bootloader: () => halt({ type: "bootloader" }),
 });
+({ demux } = installHal(mp, {
+  ...workerData,
+  rx,
+  post: (msg) => parentPort.postMessage(msg),
+  uartWrite: (bytes) => bytes.forEach((b) => tx.pushBlocking(b)),
+  log: (text) => process.stderr.write(`[vdk worker] ${text}\n`),
+}));
 mp.runPython(bootSource(MOUNT));
 parentPort.postMessage({ type: "probe", probe: probed });
 
@@ -258,6 +269,6 @@ boot();
 // Atomics.waitAsync does not keep a worker's event loop alive by itself.
 setInterval(() => {}, 1 << 30);
 while (!halted) {
-  await rx.dataAsync();
-  while (!halted && rx.used() > 0) feed(rx.take(1)[0]);
+  await demux.wait();
+  for (let c = demux.next(); c >= 0 && !halted; c = demux.next()) feed(c);
 }
