@@ -17,6 +17,8 @@ from host_tools import bootstrap
 from host_tools.paths import ROOT
 from host_tools.provision import cli as provision_cli
 from host_tools.device import cli as device_cli
+from host_tools.firmware import cli as firmware_cli
+from host_tools.flash import cli as flash_cli
 from host_tools.ledger import cli as ledger_cli
 from host_tools.sim import cli as sim_cli
 from host_tools.token import cli as token_cli
@@ -85,6 +87,7 @@ BENCHES = {
     "sim": "virtual devkits: boot time to REPL, idle CPU and memory per device",
     "netstack": "media network stack: footprint, instructions per frame, fuzzing",
     "video": "JPEG encoder: Cortex-M4 instructions per QVGA frame, footprint, speed against Pillow",
+    "flash": "SMP upload throughput as a fraction of the line rate, full flash cycle time; --powercuts N",
     "resilience": "speech quality (PESQ, STOI) against loss: zero-fill, PLC, full stack; writes a PNG plot",
 }
 
@@ -97,7 +100,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     mod = importlib.import_module(f"host_tools.bench.{args.bench_cmd}")
     kwargs = {"json_out": args.json}
     params = inspect.signature(mod.run).parameters
-    for flag in ("quick", "fuzz"):
+    for flag in ("quick", "fuzz", "powercuts"):
         if flag in params:
             kwargs[flag] = getattr(args, flag)
     return int(mod.run(**kwargs))
@@ -115,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_hil_run)
 
-    b = sub.add_parser("build", help="build firmware and native code").add_subparsers(dest="build_cmd", required=True)
+    bp = sub.add_parser("build", help="build the signed firmware image (MCUboot format); `build native` for the C code")
+    firmware_cli.add_build_arguments(bp)
+    b = bp.add_subparsers(dest="build_cmd", required=False)
     n = b.add_parser("native", help="build native_codec for host, Cortex-M and wasm32")
     n.add_argument("--target", choices=["host", "cortex-m", "wasm", "all"], default="all")
     n.add_argument("--force", action="store_true", help="rebuild the host extension even if up to date")
@@ -126,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     ledger_cli.register(sub)
     sim_cli.register(sub)
     device_cli.register(sub)
+    flash_cli.register(sub)
+    firmware_cli.register_keys(sub)
     provision_cli.register(sub)
 
     bench = sub.add_parser("bench", help="benchmarks (JSON with --json)").add_subparsers(dest="bench_cmd", required=True)
@@ -135,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
         if name == "netstack":
             c.add_argument("--fuzz", action="store_true", help="also run every fuzzer for 1,000,000 executions")
+        if name == "flash":
+            c.add_argument("--powercuts", type=int, default=0, metavar="N", help="also run a campaign of N power cuts")
         c.set_defaults(func=cmd_bench)
     return p
 

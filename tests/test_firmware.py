@@ -17,6 +17,16 @@ import tests.mpshim  # noqa: E402,F401  (MicroPython time functions; firmware/ o
 from edgecall import cbor, smp  # noqa: E402
 from edgecall.console import Console, MgmtError  # noqa: E402
 
+import asyncio  # noqa: E402
+
+
+def handle(c: Console, body: bytes) -> bytes | None:
+    return asyncio.run(c.handle(body))
+
+
+def poll(c: Console) -> bool:
+    return asyncio.run(c.poll())
+
 
 @pytest.mark.parametrize("variant", build.VARIANTS)
 def test_every_module_compiles_to_mpy(variant: str) -> None:
@@ -75,21 +85,21 @@ def _rsp(body: bytes) -> dict:
 def test_console_answers_and_reports_errors() -> None:
     c = _console()
     req = cbor.encode({"x": 5})
-    ok = c.handle(smp.header(0, 64, 9, 1, len(req)) + req)
+    ok = handle(c, smp.header(0, 64, 9, 1, len(req)) + req)
     assert ok is not None and _rsp(ok) == {"echo": 5} and smp.parse_header(ok)["op"] == smp.OP_READ_RSP
-    assert _rsp(c.handle(smp.header(0, 64, 99, 2, 1) + b"\xa0"))["err"]["rc"] == smp.ENOTSUP  # type: ignore[index]
-    assert _rsp(c.handle(smp.header(0, 64, 9, 3, 50) + b"\xa0"))["err"]["rc"] == smp.EMSGSIZE  # type: ignore[index]
-    assert _rsp(c.handle(smp.header(0, 64, 9, 4, 2) + b"\xff\xff"))["err"]["rc"] == smp.EINVAL  # type: ignore[index]
-    assert _rsp(c.handle(smp.header(2, 64, 10, 5, 1) + b"\xa0"))["err"]["rc"] == smp.EBADSTATE  # type: ignore[index]
-    assert _rsp(c.handle(smp.header(2, 64, 11, 6, 1) + b"\xa0"))["err"]["rc"] == smp.EUNKNOWN  # type: ignore[index]
-    assert c.handle(b"\x01\x02") is None and c.stats["dropped"] == 1
+    assert _rsp(handle(c, smp.header(0, 64, 99, 2, 1) + b"\xa0"))["err"]["rc"] == smp.ENOTSUP  # type: ignore[index]
+    assert _rsp(handle(c, smp.header(0, 64, 9, 3, 50) + b"\xa0"))["err"]["rc"] == smp.EMSGSIZE  # type: ignore[index]
+    assert _rsp(handle(c, smp.header(0, 64, 9, 4, 2) + b"\xff\xff"))["err"]["rc"] == smp.EINVAL  # type: ignore[index]
+    assert _rsp(handle(c, smp.header(2, 64, 10, 5, 1) + b"\xa0"))["err"]["rc"] == smp.EBADSTATE  # type: ignore[index]
+    assert _rsp(handle(c, smp.header(2, 64, 11, 6, 1) + b"\xa0"))["err"]["rc"] == smp.EUNKNOWN  # type: ignore[index]
+    assert handle(c, b"\x01\x02") is None and c.stats["dropped"] == 1
 
 
 @given(st.binary(max_size=300))
 @settings(max_examples=500, deadline=None)
 def test_console_survives_any_packet(body: bytes) -> None:
     c = _console()
-    out = c.handle(body)
+    out = handle(c, body)
     if out is not None:
         h = smp.parse_header(out)
         assert h["length"] == len(out) - 8
@@ -101,10 +111,10 @@ def test_console_survives_any_packet(body: bytes) -> None:
 def test_console_poll_survives_any_bytes(noise: bytes) -> None:
     c = _console()
     c.port.rx = noise  # type: ignore[attr-defined]
-    c.poll()
+    poll(c)
     req = cbor.encode({"x": "after"})
     c.port.rx = b"\n" + b"".join(smp.frames(smp.header(0, 64, 9, 77, len(req)) + req))  # type: ignore[attr-defined]
     c.port.tx.clear()  # type: ignore[attr-defined]
-    c.poll()
+    poll(c)
     bodies = smp.Decoder().feed(bytes(c.port.tx))  # type: ignore[attr-defined]
     assert [_rsp(b) for b in bodies] == [{"echo": "after"}]

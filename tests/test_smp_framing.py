@@ -89,3 +89,28 @@ def test_cbor_rejects_malformed() -> None:
     deep = b"\x81" * 50 + b"\x00"
     with pytest.raises(ValueError, match="deep"):
         dev_cbor.decode(deep)
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_firmware_base64_matches_python(data: bytes) -> None:
+    import base64
+
+    enc = dev_smp.b64encode(data)
+    assert enc == base64.b64encode(data)
+    assert dev_smp.b64decode(enc) == data
+
+
+def test_firmware_base64_rejects_what_python_rejects() -> None:
+    import pytest
+
+    for bad in (b"QUJ", b"QU=D", b"Q!JD", b"====", b"QUJD="):
+        with pytest.raises(ValueError):
+            dev_smp.b64decode(bad)
+
+
+def test_host_finds_a_frame_after_device_output_on_the_same_line() -> None:
+    frames = encode_frames(b"\x05" * 150)
+    dec = FrameDecoder()
+    assert dec.feed(b">>> " + frames[0] + b"log: hello " + b"".join(frames[1:])) == [b"\x05" * 150]
+    assert bytes(dec.text).startswith(b">>> ")

@@ -16,6 +16,7 @@ from edgecall.console import Console
 from edgecall.mgmt import Mgmt
 
 WATCHDOG_MS = 8000
+CONFIRM_AFTER_MS = 3000  # the console healthy this long: the image confirms itself (image_ok)
 HEAP_HISTORY = 64
 
 
@@ -24,7 +25,8 @@ class App:
         self.started_ms = time.ticks_ms()
         self.heap_history = []
         self.beats = {}
-        self.reset_at = None
+        self.to_bootloader = False
+        self.confirmed = False
         self.console = Console(hal.part("console"))
         self.mgmt = Mgmt(self.console, self)
 
@@ -35,14 +37,35 @@ class App:
         now = time.ticks_ms()
         return {k: time.ticks_diff(now, v) for k, v in self.beats.items()}
 
-    def request_reset(self, force=0):
-        # after the response has gone out
-        self.reset_at = time.ticks_add(time.ticks_ms(), 200)
+    def request_reset(self, force=0, bootloader=False):
+        """Resets (or enters the bootloader) shortly, once the console's response has gone out."""
+        self.to_bootloader = bool(bootloader)
+        asyncio.create_task(self._reset_soon())
+
+    async def _reset_soon(self):
+        await asyncio.sleep_ms(100)
+        import machine
+
+        if self.to_bootloader:
+            machine.bootloader()
+        machine.reset()
+
+    def check_confirm(self, now):
+        if self.confirmed or time.ticks_diff(now, self.started_ms) < CONFIRM_AFTER_MS:
+            return
+        if time.ticks_diff(now, self.beats.get("console", self.started_ms)) > 2000:
+            return
+        self.confirmed = True
+        try:
+            if hal.part("boot").confirm():
+                log.info("image confirmed")
+        except OSError as e:
+            log.error("image confirm failed: %r" % (e,))
 
     async def console_task(self):
         while True:
             self.beat("console")
-            busy = self.console.poll()
+            busy = await self.console.poll()
             await asyncio.sleep_ms(0 if busy else 10)
 
     async def watchdog_task(self):
@@ -63,13 +86,14 @@ class App:
             stale = [k for k, v in self.beats.items() if time.ticks_diff(now, v) > WATCHDOG_MS]
             if stale:
                 log.error("watchdog: no beat from %s; resetting" % ",".join(stale))
-            if stale or (self.reset_at is not None and time.ticks_diff(now, self.reset_at) >= 0):
+            self.check_confirm(now)
+            if stale:
                 import machine
 
                 machine.reset()
             if wdt is not None:
                 wdt.feed()
-            await asyncio.sleep_ms(1000 if self.reset_at is None else 50)
+            await asyncio.sleep_ms(1000)
 
     def tasks(self):
         return [self.console_task(), self.watchdog_task()]

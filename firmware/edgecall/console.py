@@ -2,18 +2,16 @@
 #
 # Requests are SMP packets (see smp.py) framed on the serial port beside the REPL. Handlers are
 # registered per (group, command id); each takes the request's CBOR map and the operation and
-# returns the response map, or raises MgmtError(rc). Anything malformed gets an error frame when
+# returns the response map, or raises MgmtError(rc); a handler may also be a coroutine (async def),
+# which lets long work yield to the event loop — on the virtual devkit garbage is only collected
+# when control returns to the loop. Anything malformed gets an error frame when
 # a header can be read (EINVAL, ENOTSUP, EMSGSIZE), or is dropped and counted; the app keeps
 # running whatever arrives.
-import asyncio
-
 from edgecall import cbor, log, smp
 
 
 class MgmtError(Exception):
-    def __init__(self, rc):
-        Exception.__init__(self, rc)
-        self.rc = rc
+    """Raised by a handler with an mcumgr return code: MgmtError(rc) (the code is args[0])."""
 
 
 class Console:
@@ -30,7 +28,7 @@ class Console:
         for frame in smp.frames(body):
             self.port.write(frame)
 
-    def handle(self, body):
+    async def handle(self, body):
         """One packet body in; the response body out (None if no header could be read)."""
         try:
             hdr = smp.parse_header(body)
@@ -58,9 +56,11 @@ class Console:
             return smp.error(hdr, smp.EINVAL)
         try:
             rsp = handler(req, hdr["op"] == smp.OP_WRITE)
+            if hasattr(rsp, "send"):  # a coroutine: run it to completion
+                rsp = await rsp
         except MgmtError as e:
             self.stats["errors"] += 1
-            return smp.error(hdr, e.rc)
+            return smp.error(hdr, e.args[0])
         except MemoryError:
             self.stats["errors"] += 1
             return smp.error(hdr, smp.ENOMEM)
@@ -73,18 +73,13 @@ class Console:
         except ValueError:
             return smp.error(hdr, smp.EUNKNOWN)
 
-    def poll(self):
+    async def poll(self):
         """Handles whatever has arrived; returns True if anything did."""
         data = self.port.read()
         if not data:
             return False
         for body in self.decoder.feed(data):
-            out = self.handle(body)
+            out = await self.handle(body)
             if out is not None:
                 self._send(out)
         return True
-
-    async def serve(self, idle_ms=10):
-        while True:
-            busy = self.poll()
-            await asyncio.sleep_ms(0 if busy else idle_ms)

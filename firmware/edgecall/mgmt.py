@@ -1,6 +1,9 @@
 # mgmt.py — the console's command groups.
 #   group 0, OS (mcumgr os_mgmt): 0 echo, 4 datetime get/set (Unix seconds in "ut"), 5 reset,
 #            6 mcumgr parameters, 7 OS/application info
+#   group 1, image (mcumgr img_mgmt, the running image only): 0 state read, and write with
+#            {"confirm": true} (hash absent or the running one) to confirm it; uploads go to the
+#            bootloader (OS reset with {"boot_mode": 1} enters it)
 #   group 3, settings (mcumgr settings_mgmt) on hal.storage: 0 read/write, 1 delete, 2 commit,
 #            3 load, 4 save — commit/load/save are no-ops: every write is atomic and durable
 #   group 64, EdgeCall: 0 info, 1 log, 2 selftest, 3 stats, 16 provisioning state,
@@ -15,7 +18,7 @@ from edgecall import log, smp
 from edgecall.console import MgmtError
 from edgecall.version import VERSION
 
-GROUP_OS, GROUP_SETTINGS, GROUP_APP = 0, 3, 64
+GROUP_OS, GROUP_IMAGE, GROUP_SETTINGS, GROUP_APP = 0, 1, 3, 64
 
 
 def _uid():
@@ -44,6 +47,7 @@ class Mgmt:
         c(GROUP_OS, 5, self.reset)
         c(GROUP_OS, 6, self.params)
         c(GROUP_OS, 7, self.os_info)
+        c(GROUP_IMAGE, 0, self.image_state)
         c(GROUP_SETTINGS, 0, self.setting)
         c(GROUP_SETTINGS, 1, self.setting_delete)
         for cmd in (2, 3, 4):
@@ -73,8 +77,26 @@ class Mgmt:
         return {"ut": clock.time()}
 
     def reset(self, req, write):
-        self.app.request_reset(req.get("force", 0))
+        self.app.request_reset(req.get("force", 0), req.get("boot_mode", 0) == 1)
         return {}
+
+    # ---- image ----
+    def image_state(self, req, write):
+        import binascii
+
+        boot = hal.part("boot")
+        h = boot.image_hash()
+        raw = binascii.unhexlify(h) if h else b""
+        if write:
+            want = req.get("hash")
+            if not req.get("confirm") or (want is not None and bytes(want) != raw):
+                raise MgmtError(smp.ENOTSUP)  # test/upload: in the bootloader
+            if h:
+                boot.confirm()
+        img = {"image": 0, "slot": 0, "version": boot.version() or VERSION, "hash": raw,
+               "bootable": True, "pending": False, "confirmed": boot.confirmed(),
+               "active": True, "permanent": False}
+        return {"images": [img], "splitStatus": 0}
 
     def params(self, req, write):
         return {"buf_size": 2048, "buf_count": 2}
@@ -136,11 +158,11 @@ class Mgmt:
         entries, last = log.since(since)
         return {"entries": entries[-32:], "last": last}
 
-    def selftest(self, req, write):
+    async def selftest(self, req, write):
         from edgecall import selftest
 
         t0 = time.ticks_ms()
-        digests = selftest.run(hal.part("codec"))
+        digests = await selftest.run(hal.part("codec"))
         return {"digests": digests, "ms": time.ticks_diff(time.ticks_ms(), t0)}
 
     def stats(self, req, write):

@@ -7,8 +7,10 @@
 # Ctrl-C on the same port still interrupts the application.
 # Body: the 8-byte SMP header (op, flags, length, group, sequence, command id; version 2 bit)
 # then a CBOR map. Works on MicroPython and CPython.
-
-import binascii
+#
+# Base64 is done here, in preallocated buffers: the npm MicroPython build's binascii allocates
+# memory growing with the square of the input (31 KB for 93 bytes), which the virtual devkit's
+# VM cannot reclaim until the call returns.
 
 from edgecall import cbor
 
@@ -23,6 +25,65 @@ EOK, EUNKNOWN, ENOMEM, EINVAL, ETIMEOUT, ENOENT, EBADSTATE, EMSGSIZE, ENOTSUP, E
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 
 _CRC_TABLE = None
+_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_B64_DEC = None
+
+
+def b64encode(data):
+    n = len(data)
+    out = bytearray((n + 2) // 3 * 4)
+    a = _B64
+    j = 0
+    for i in range(0, n - n % 3, 3):
+        v = data[i] << 16 | data[i + 1] << 8 | data[i + 2]
+        out[j] = a[v >> 18]
+        out[j + 1] = a[(v >> 12) & 63]
+        out[j + 2] = a[(v >> 6) & 63]
+        out[j + 3] = a[v & 63]
+        j += 4
+    rest = n % 3
+    if rest:
+        v = data[n - rest] << 16 | (data[n - 1] << 8 if rest == 2 else 0)
+        out[j] = a[v >> 18]
+        out[j + 1] = a[(v >> 12) & 63]
+        out[j + 2] = a[(v >> 6) & 63] if rest == 2 else 61
+        out[j + 3] = 61
+    return bytes(out)
+
+
+def b64decode(text):
+    """Strict base64 (length a multiple of 4, "=" padding only at the end); ValueError if not."""
+    global _B64_DEC
+    if _B64_DEC is None:
+        t = bytearray(b"\xff" * 256)
+        for i, c in enumerate(_B64):
+            t[c] = i
+        _B64_DEC = t
+    d = _B64_DEC
+    n = len(text)
+    if n % 4:
+        raise ValueError("base64 length")
+    pad = 0
+    if n and text[n - 1] == 61:
+        pad = 2 if text[n - 2] == 61 else 1
+    out = bytearray(n // 4 * 3)
+    j = 0
+    for i in range(0, n, 4):
+        v = 0
+        for k in range(4):
+            c = text[i + k]
+            if c == 61 and i + k >= n - pad:
+                x = 0
+            else:
+                x = d[c]
+                if x == 255:
+                    raise ValueError("base64 character")
+            v = v << 6 | x
+        out[j] = v >> 16
+        out[j + 1] = (v >> 8) & 255
+        out[j + 2] = v & 255
+        j += 3
+    return bytes(out[: j - pad])
 
 
 def crc16(data, crc=0):
@@ -60,7 +121,7 @@ def frames(body):
     raw = bytes((n >> 8, n & 0xFF)) + body + bytes((crc >> 8, crc & 0xFF))
     out = []
     for i in range(0, len(raw), RAW_PER_FRAME):
-        text = binascii.b2a_base64(raw[i : i + RAW_PER_FRAME]).rstrip(b"\n")
+        text = b64encode(raw[i : i + RAW_PER_FRAME])
         out.append((START if i == 0 else CONT) + text + b"\n")
     return out
 
@@ -106,8 +167,8 @@ class Decoder:
         else:
             return None  # not ours: REPL or log text
         try:
-            chunk = binascii.a2b_base64(line[2:])
-        except ValueError:  # binascii.Error is a ValueError
+            chunk = b64decode(line[2:])
+        except ValueError:
             self._fail("bad base64")
             return None
         self.raw.extend(chunk)

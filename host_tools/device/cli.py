@@ -41,8 +41,11 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 def cmd_reboot(args: argparse.Namespace) -> int:
     with connect(args) as dev:
-        dev.reset()
-        info = dev.wait_ready(timeout=args.timeout * 4) if args.wait else {}
+        if args.wait:
+            info = dev.reboot(timeout=args.timeout * 6)
+        else:
+            dev.reset()
+            info = {}
     _print(args, {"rebooted": True, **({"info": info} if info else {})}, lambda d: "rebooted")
     return 0
 

@@ -29,7 +29,21 @@ class DeviceConsole:
         return self.smp.read(GROUP_APP, 3)
 
     def reset(self) -> None:
+        """Asks for a reset (the device answers first, then resets); see reboot()."""
         self.smp.write(GROUP_OS, 5, {})
+
+    def reboot(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Resets the device and waits until the new boot's application answers."""
+        before = int(self.info()["uptime_ms"])
+        t0 = time.monotonic()
+        self.reset()
+        deadline = t0 + timeout
+        while time.monotonic() < deadline:
+            info = self.wait_ready(timeout=max(0.5, deadline - time.monotonic()))
+            if int(info["uptime_ms"]) < before + (time.monotonic() - t0) * 1000 - 50:
+                return info  # a fresh boot: its uptime is behind the old one's
+            time.sleep(0.1)
+        raise TimeoutError(f"the device did not come back from the reset within {timeout:.0f} s")
 
     def get_time(self) -> int:
         return int(self.smp.read(GROUP_OS, 4)["ut"])

@@ -59,13 +59,21 @@ def _table(devices: Sequence[manager.DeviceInfo]) -> Table:
     return t
 
 
+def factory_firmware() -> dict[str, bytes]:
+    """The firmware built from the working tree, as a board leaves the factory with it."""
+    from host_tools.firmware import build
+
+    return build.files("vdk")
+
+
 @_guard
 def cmd_start(args: argparse.Namespace) -> int:
     if args.count < 1:
         _err("--count must be at least 1")
         return EXIT_USAGE
+    firmware = None if args.blank else factory_firmware()
     devices = manager.start(count=args.count, ids=args.id, heap=args.heap, baud=args.baud,
-                            blank=args.blank, mic=args.mic, camera=args.camera)
+                            blank=args.blank, mic=args.mic, camera=args.camera, install_files=firmware)
     if args.json:
         print(json.dumps([d.short() for d in devices]))
     else:
@@ -139,7 +147,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     s.add_argument("--id", action="append", help="device id (repeatable); a stopped device keeps its flash")
     s.add_argument("--heap", type=parse_size, default=state.DEFAULT_HEAP, help="MicroPython heap (default 192K)")
     s.add_argument("--baud", type=int, default=state.DEFAULT_BAUD, help="initial line rate (default 115200)")
-    s.add_argument("--blank", action="store_true", help="erase the flash first")
+    s.add_argument("--blank", action="store_true",
+                   help="erase the flash and install nothing (default: install the firmware built from the working tree)")
     s.add_argument("--mic", type=Path, help="16-bit mono WAV file the microphone plays (hal audio)")
     s.add_argument("--camera", type=Path, help="folder of raw frames for the camera (hal camera)")
     s.add_argument("--json", action="store_true")

@@ -131,6 +131,8 @@ def start(
     timeout: float = BOOT_TIMEOUT,
     mic: Path | None = None,
     camera: Path | None = None,
+    boot_key: Path | None = None,
+    slot_size: int | None = None,
 ) -> list[DeviceInfo]:
     """Starts devices and waits until each REPL is up.
 
@@ -138,7 +140,9 @@ def start(
     lowest free ids `vdkN`. `blank` empties the flash first; `install_files` (path -> contents)
     are then written into it, e.g. by the firmware installer. `mic` is a 16-bit mono WAV file the
     microphone of hal.vdk.audio plays, `camera` a folder of raw frames for hal.vdk.camera (see
-    board.py); the speaker recording starts empty.
+    board.py); the speaker recording starts empty. The bootloader's config gets the public key of
+    `boot_key` (default: the development key build/keys/dev-ed25519.pem, created on first use);
+    `blank` also erases its slots.
     """
     from host_tools.sim.setup import ensure_node_modules
 
@@ -162,9 +166,19 @@ def start(
         if d.exists() and _alive(d.read().pid, d.path):
             raise SimError(f"device {d.id} is already running (pid {d.read().pid})", 2)
     ensure_node_modules()
+    from host_tools.firmware import keys
+    from host_tools.sim.bootloader import store as boot_store
+
+    key = Path(boot_key) if boot_key else keys.dev_key()
     for d in dirs:
         if blank and d.flash.exists():
             shutil.rmtree(d.flash)
+        if blank and (d.path / "boot").exists():
+            shutil.rmtree(d.path / "boot")
+        old_cfg = boot_store.BootStore(d.path).config() if (d.path / "boot" / "config.json").exists() else {}
+        boot_store.write_config(d.path, keys.public_der(key), keys.key_hash(key),
+                                slot_size or int(old_cfg.get("slot_size", boot_store.DEFAULT_SLOT_SIZE)),
+                                bool(old_cfg.get("allow_downgrade", False)), int(old_cfg.get("swap_step_ms", 0)))
         d.flash.mkdir(parents=True, exist_ok=True)
         if install_files:
             _install(d.flash, install_files)
@@ -183,11 +197,12 @@ def _wait_running(d: state.DeviceDir, timeout: float) -> DeviceInfo:
             st = d.read()
         except (OSError, ValueError):
             st = None
-        if st is not None and st.status in (state.STATUS_RUNNING, state.STATUS_CRASHED):
+        if st is not None and st.status in (state.STATUS_RUNNING, state.STATUS_CRASHED,
+                                            state.STATUS_BOOTLOADER):
             break
         time.sleep(0.02)
     info = _info(d)
-    if info.status != state.STATUS_RUNNING:
+    if info.status not in (state.STATUS_RUNNING, state.STATUS_BOOTLOADER):
         power_cut(d.id, d.path.parent)
         raise SimError(
             f"device {d.id} did not boot within {timeout:.0f} s (status {info.status}); "

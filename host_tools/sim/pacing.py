@@ -31,4 +31,6 @@ class Pacer:
         now = time.monotonic() if now is None else now
         if rate <= 0:
             return
-        self.free_at = max(self.free_at, now) + n / rate
+        # a wake-up that comes late (scheduling) does not cost line time: up to one chunk of lateness
+        # is made up, so the long-run rate is the line rate, never above it
+        self.free_at = max(self.free_at, now - CHUNK_SECONDS) + n / rate

@@ -6,6 +6,12 @@ side, see line.py), and runs the Node process (vdk/device.mjs) with its stdin/st
 UART. A hard reset (machine.reset(): Node exits with HARD_RESET_EXIT) starts a new Node process on
 the same pty; a crash does too, a few times. SIGTERM stops the device. A power cut is SIGKILL of
 the whole process group (this process leads it), done by the manager.
+
+Before each start of Node the bootloader (host_tools/sim/bootloader, MCUboot semantics) runs in
+this process: it finishes or reverts swaps and installs the primary image into the flash folder.
+When it finds no bootable image, or the firmware calls machine.bootloader(), Node is not (or no
+longer) running and the bootloader's SMP server answers on the pty instead (serial recovery),
+paced like the application's UART.
 """
 from __future__ import annotations
 
@@ -23,6 +29,8 @@ from pathlib import Path
 from typing import IO
 
 from host_tools.sim import line, state
+from host_tools.sim.bootloader import Bootloader
+from host_tools.sim.bootloader.smp_server import SmpServer
 from host_tools.sim.pacing import Pacer
 
 VDK = Path(__file__).resolve().parent / "vdk"
@@ -61,6 +69,9 @@ class Supervisor:
         self.node: subprocess.Popen[bytes] | None = None
         self.ctl_r = -1
         self.ctl_buf = b""
+        self.boot = Bootloader(self.dir.path, log=log)
+        self.recovery: SmpServer | None = None  # serial recovery (bootloader mode) while set
+        self.want_recovery = False
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(wake_w, False)
@@ -73,7 +84,24 @@ class Supervisor:
         self.stopping = True
 
     # ---- the Node process
+    def enter_recovery(self, reason: str) -> None:
+        log(f"bootloader: serial recovery ({reason})")
+        self.recovery = SmpServer(self.boot)
+        self.to_node = b""
+        self.dir.update(status=state.STATUS_BOOTLOADER, node_pid=None)
+
     def spawn(self, reset_cause: int) -> None:
+        self.recovery = None
+        try:
+            decision = self.boot.on_reset()
+        except Exception as e:  # noqa: BLE001 - a bootloader bug must not kill the board
+            log(f"bootloader failed: {e!r}")
+            self.enter_recovery(f"bootloader error {e}")
+            return
+        log(f"bootloader: {decision.reason}")
+        if not decision.run:
+            self.enter_recovery(decision.reason)
+            return
         ctl_r, ctl_w = os.pipe()
         device_log: IO[bytes] = open(self.dir.device_log, "ab")  # noqa: SIM115 (child keeps it)
         cmd = [
@@ -116,6 +144,10 @@ class Supervisor:
         self.node = None
         if self.stopping:
             return
+        if self.want_recovery:
+            self.want_recovery = False
+            self.enter_recovery("machine.bootloader()")
+            return
         if rc == HARD_RESET_EXIT:
             log("hard reset")
             self.spawn(RESET_HARD)
@@ -141,8 +173,9 @@ class Supervisor:
             if event == "ready":
                 st = self.dir.read()
                 self.dir.update(status=state.STATUS_RUNNING, boots=st.boots + 1)
-            elif event == "bootloader":
-                self.dir.update(status=state.STATUS_BOOTLOADER)
+            elif event == "bootloader" and self.node is not None:
+                self.want_recovery = True  # the application stopped: the bootloader takes the port
+                self.node.kill()
 
     # ---- the loop
     def run(self) -> int:
@@ -174,6 +207,15 @@ class Supervisor:
             # device -> host
             if not self.to_host:
                 rlist.append(node.stdout.fileno())
+        elif self.recovery is not None:
+            if self.recovery.reset_requested and not self.to_host:
+                log("bootloader: reset")
+                self.spawn(RESET_HARD)
+                return
+            if self.rx.ready(now):
+                rlist.append(self.master)
+            else:
+                timeout = self.rx.wait(now)
         elif self.dir.read().status != state.STATUS_CRASHED:
             timeout = 0.05
         if self.to_host:
@@ -209,6 +251,11 @@ class Supervisor:
                     self.reap()
                     return
                 self.to_host += data
+        elif self.recovery is not None and self.master in readable:
+            self.read_host(rate, now)
+            if self.to_node:
+                self.to_host += self.recovery.feed(self.to_node)
+                self.to_node = b""
         if self.to_host:
             if self.master in writable:
                 self.write_host(rate, now)

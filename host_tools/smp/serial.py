@@ -84,14 +84,17 @@ class FrameDecoder:
         self._raw = None
 
     def _frame(self, line: bytes) -> bytes | None:
+        # The device's own output (a REPL prompt, a log line) may precede a frame on its line.
+        at = min((i for i in (line.find(START), line.find(CONT)) if i >= 0), default=-1)
+        if at < 0:
+            self.text += line + b"\n"
+            return None
+        self.text += line[:at]
+        line = line[at:]
         if line.startswith(START):
             self._raw = bytearray()
-        elif line.startswith(CONT):
-            if self._raw is None:
-                self._fail("continuation frame without a start frame")
-                return None
-        else:
-            self.text += line + b"\n"
+        elif self._raw is None:
+            self._fail("continuation frame without a start frame")
             return None
         try:
             self._raw += base64.b64decode(line[2:], validate=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import termios
 import time
 
 import serial
@@ -29,7 +30,7 @@ class SerialTransport:
         try:
             self._port.write(data)
             self._port.flush()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise Disconnected(f"{self.name}: the port went away while writing ({exc}); check the cable or the device, then retry") from None
         self._log("tx", data)
 
@@ -41,7 +42,7 @@ class SerialTransport:
             if not first:
                 return b""
             rest = self._port.read(min(self._port.in_waiting, max_bytes - 1)) if max_bytes > 1 else b""
-        except (serial.SerialException, OSError, TypeError) as exc:
+        except (serial.SerialException, OSError, TypeError, termios.error) as exc:
             raise Disconnected(f"{self.name}: the port went away while reading ({exc}); check the cable or the device, then retry") from None
         data = first + rest
         self._log("rx", data)

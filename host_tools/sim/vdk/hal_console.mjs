@@ -3,7 +3,7 @@
 // As with Zephyr's shell + mcumgr on one UART, a frame is a line that starts with 0x06 0x09
 // (first frame of a packet) or 0x04 0x14 (continuation) at the start of the stream or right
 // after "\n", and ends with "\n" (inclusive). A lone 0x06 / 0x04 there is held until the next
-// byte decides; if none comes within HOLD_MS (e.g. a raw-REPL command ending in "\n" followed by
+// byte decides; if none comes within HOLD_MS (100 ms; e.g. a raw-REPL command ending in "\n" followed by
 // Ctrl-D, after which the host waits for the answer) it goes to the REPL.
 //
 // Beyond that rule, a first frame (0x06 0x09, never a continuation) is also recognised right
@@ -24,7 +24,7 @@
 const LF = 0x0a;
 // Bytes that end a REPL input line (besides "\n"): "\r", Ctrl-A, Ctrl-B, Ctrl-C, Ctrl-D.
 const REPL_LINE_END = new Set([0x0d, 0x01, 0x02, 0x03, 0x04]);
-const HOLD_MS = 25;
+const HOLD_MS = 100; // generous: the pacing supervisor may stall for tens of ms on a loaded machine
 const IDLE_MS = 20;
 const CONSOLE_MAX = 8192;
 const REPL_MAX = 4096;

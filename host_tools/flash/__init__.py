@@ -1,0 +1,1 @@
+"""`edgecall flash`: signed MCUboot images to a device's bootloader over SMP (smpclient)."""

@@ -1,0 +1,224 @@
+"""Serial recovery: the bootloader's SMP server on the device side of the pty.
+
+mcumgr console framing (host_tools/smp/serial.py's codec); SMP v1/v2 headers, answered with the
+request's version. Groups (numbers as Zephyr's mcumgr):
+  image (1): 0 state read / write ({"hash", "confirm"}: test or permanent for the secondary slot,
+             confirm for the primary; a downgrade is refused unless {"force": true} or the
+             bootloader config allows it), 1 upload ({"off", "data", "len", "sha", "image"}; a
+             first chunk with the sha of the upload in progress answers that upload's offset, so
+             a host resumes after a disconnect or a reset; the complete image is verified —
+             hash, key, signature, archive — before it lands in the secondary slot), 5 erase
+  OS (0):    0 echo, 5 reset, 6 mcumgr parameters, 8 bootloader info
+Errors: {"rc": MGMT_ERR, "rsn": text}.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import cbor2
+
+from host_tools.firmware import archive, mcuboot
+from host_tools.sim.bootloader.boot import Bootloader
+from host_tools.smp.serial import OP_READ, OP_WRITE, FrameDecoder, Header, encode_frames
+
+GROUP_OS, GROUP_IMAGE = 0, 1
+EUNKNOWN, ENOMEM, EINVAL, ENOENT, EBADSTATE, ENOTSUP, ECORRUPT = 1, 2, 3, 5, 6, 8, 9
+BUF_SIZE = 16384  # reassembly buffer (mcumgr params): large packets over many frames
+UPLOAD = "upload.json"
+PART = "upload.part"
+
+
+class MgmtFail(Exception):
+    def __init__(self, rc: int, reason: str) -> None:
+        super().__init__(reason)
+        self.rc, self.reason = rc, reason
+
+
+Handler = Callable[[dict[str, Any], bool], dict[str, Any]]
+
+
+class SmpServer:
+    def __init__(self, boot: Bootloader) -> None:
+        self.boot = boot
+        self.store = boot.store
+        self.decoder = FrameDecoder()
+        self.reset_requested = False
+        self.handlers: dict[tuple[int, int], Handler] = {
+            (GROUP_OS, 0): self.echo, (GROUP_OS, 5): self.reset, (GROUP_OS, 6): self.params,
+            (GROUP_OS, 8): self.bootloader_info, (GROUP_IMAGE, 0): self.state,
+            (GROUP_IMAGE, 1): self.upload, (GROUP_IMAGE, 5): self.erase,
+        }
+
+    # ---- bytes in, bytes out
+    def feed(self, data: bytes) -> bytes:
+        out = b""
+        for body in self.decoder.feed(data):
+            rsp = self.handle(body)
+            if rsp is not None:
+                out += b"".join(encode_frames(rsp))
+        self.decoder.text.clear()
+        return out
+
+    def handle(self, body: bytes) -> bytes | None:
+        try:
+            h = Header.unpack(body)
+            req = cbor2.loads(body[8 : 8 + h.length]) if h.length else {}
+        except Exception:  # noqa: BLE001 - a corrupt request gets no answer, as on a board
+            return None
+        if h.op not in (OP_READ, OP_WRITE):
+            return None
+        handler = self.handlers.get((h.group, h.id))
+        try:
+            if not isinstance(req, dict):
+                raise MgmtFail(EINVAL, "request is not a map")
+            rsp = handler(req, h.op == OP_WRITE) if handler else {"rc": ENOTSUP}
+        except MgmtFail as e:
+            self.boot.log(f"smp {h.group}/{h.id}: {e.reason}")
+            rsp = {"rc": e.rc, "rsn": e.reason}
+        payload = cbor2.dumps(rsp)
+        rh = Header(h.op + 1, h.flags, len(payload), h.group, h.seq, h.id, h.version)
+        return rh.pack() + payload
+
+    # ---- OS
+    def echo(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
+        return {"r": str(req.get("d", ""))}
+
+    def reset(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
+        self.reset_requested = req.get("boot_mode", 0) != 1
+        return {}
+
+    def params(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
+        return {"buf_size": BUF_SIZE, "buf_count": 1}
+
+    def bootloader_info(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
+        if req.get("query") == "mode":
+            return {"mode": 0, "no-downgrade": not self.store.config().get("allow_downgrade", False)}
+        return {"bootloader": "MCUboot"}
+
+    # ---- image state
+    def _slot_info(self, n: int) -> dict[str, Any] | None:
+        raw = self.store.slot(n)
+        if raw is None:
+            return None
+        try:
+            img = mcuboot.parse(raw)
+        except mcuboot.InvalidImage:
+            return None
+        t = self.store.trailer(n)
+        if n == 0:
+            confirmed = self.store.image_ok(img.hash) or not t.get("test")
+            flags = {"active": True, "confirmed": confirmed, "pending": False, "permanent": False}
+        else:
+            flags = {"active": False, "confirmed": False, "pending": bool(t.get("pending")),
+                     "permanent": bool(t.get("pending") and t.get("permanent"))}
+        return {"image": 0, "slot": n, "version": str(img.version), "hash": img.hash,
+                "bootable": True, **flags}
+
+    def state(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
+        if write:
+            self._state_write(req)
+        images = [i for i in (self._slot_info(0), self._slot_info(1)) if i is not None]
+        return {"images": images, "splitStatus": 0}
+
+    def _state_write(self, req: dict[str, Any]) -> None:
+        want = req.get("hash")
+        confirm = bool(req.get("confirm"))
+        s0, s1 = self._slot_info(0), self._slot_info(1)
+        if want is None or (s0 is not None and want == s0["hash"]):
+            if not confirm or s0 is None:
+                raise MgmtFail(EINVAL, "nothing to do: give the hash of the secondary image, or confirm")
+            self.store.set_image_ok(s0["hash"])
+            self.store.write_trailer(0, {"test": False})
+            return
+        if s1 is None or want != s1["hash"]:
+            raise MgmtFail(ENOENT, "no image with that hash")
+        cand = self.boot.verify(self.store.slot(1))
+        if cand is None:
+            raise MgmtFail(ECORRUPT, "the secondary image does not verify")
+        cur = self.boot.primary()
+        force = bool(req.get("force")) or bool(self.store.config().get("allow_downgrade"))
+        if cur is not None and cand.version.key() < cur.version.key() and not force:
+            raise MgmtFail(EBADSTATE, f"downgrade refused: {cand.version} is older than the running {cur.version}")
+        self.store.write_trailer(1, {"pending": True, "permanent": confirm, "force": force})
+
+    # ---- upload
+    def _upload_state(self) -> dict[str, Any]:
+        st = self.store.json(UPLOAD)
+        part = self.store.path(PART)
+        if st and part.exists():
+            off = int(st.get("off", 0))
+            if part.stat().st_size != off:  # data appended but the offset not yet recorded
+                with open(part, "r+b") as f:
+                    f.truncate(off)
+            return st
+        return {}
+
+    def upload(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
+        off, data = req.get("off"), req.get("data", b"")
+        if not isinstance(off, int) or not isinstance(data, (bytes, bytearray)) or off < 0:
+            raise MgmtFail(EINVAL, "upload needs off and data")
+        if req.get("image", 0) not in (0, None):
+            raise MgmtFail(ENOENT, "only image 0 exists")
+        st = self._upload_state()
+        part = self.store.path(PART)
+        if off == 0:
+            total, sha = req.get("len"), req.get("sha")
+            if not isinstance(total, int) or total <= 0:
+                raise MgmtFail(EINVAL, "the first chunk needs len")
+            if total > self.store.slot_size:
+                raise MgmtFail(ENOMEM, f"image too large for the slot ({total} > {self.store.slot_size} bytes)")
+            sha_hex = bytes(sha).hex() if isinstance(sha, (bytes, bytearray)) else None
+            if st and sha_hex and st.get("sha") == sha_hex and st.get("len") == total and 0 < st["off"] < total:
+                return {"off": st["off"]}  # same image again: resume where it stopped
+            st = {"sha": sha_hex, "len": total, "off": 0}
+            with open(part, "wb"):
+                pass
+            self.store.write_json(UPLOAD, st)
+        elif not st:
+            raise MgmtFail(EBADSTATE, "no upload in progress: start at offset 0")
+        elif off != st["off"]:
+            return {"off": st["off"]}
+        if st["off"] + len(data) > st["len"]:
+            raise MgmtFail(EINVAL, "data past the announced length")
+        if data:
+            with open(part, "ab") as f:
+                f.write(data)
+            st["off"] += len(data)
+            self.store.write_json(UPLOAD, st)
+        if st["off"] < st["len"]:
+            return {"off": st["off"]}
+        return self._finish(st)
+
+    def _finish(self, st: dict[str, Any]) -> dict[str, Any]:
+        part = self.store.path(PART)
+        image = part.read_bytes()
+        self._drop_upload()
+        if st.get("sha") and hashlib.sha256(image).hexdigest() != st["sha"]:
+            raise MgmtFail(ECORRUPT, "upload does not match its sha")
+        try:
+            img = mcuboot.verify(image, self.store.public_der)
+            archive.unpack(img.payload)
+        except mcuboot.InvalidImage as e:
+            raise MgmtFail(ECORRUPT if e.kind in ("hash", "truncated", "header") else EINVAL,
+                           f"image rejected ({e.kind}): {e}") from None
+        except archive.ArchiveError as e:
+            raise MgmtFail(ECORRUPT, f"image rejected (archive): {e}") from None
+        if img.total_size != len(image):
+            raise MgmtFail(ECORRUPT, "image rejected (truncated): trailing bytes after the TLVs")
+        self.store.erase_slot(1)
+        self.store.write_slot(1, image)
+        self.store.write_trailer(1, {"pending": False})
+        return {"off": st["len"], "match": True}
+
+    def _drop_upload(self) -> None:
+        self.store.path(UPLOAD).unlink(missing_ok=True)
+        self.store.path(PART).unlink(missing_ok=True)
+
+    def erase(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
+        if self.store.trailer(1).get("pending"):
+            raise MgmtFail(EBADSTATE, "the secondary image is pending: reset first")
+        self._drop_upload()
+        self.store.erase_slot(1)
+        return {}
