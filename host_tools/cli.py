@@ -87,6 +87,7 @@ BENCHES = {
     "sim": "virtual devkits: boot time to REPL, idle CPU and memory per device",
     "netstack": "media network stack: footprint, instructions per frame, fuzzing",
     "video": "JPEG encoder: Cortex-M4 instructions per QVGA frame, footprint, speed against Pillow",
+    "provision": "devices per minute for one station on virtual devkits; ledger commit latency SQLite/PostgreSQL",
     "flash": "SMP upload throughput as a fraction of the line rate, full flash cycle time; --powercuts N",
     "resilience": "speech quality (PESQ, STOI) against loss: zero-fill, PLC, full stack; writes a PNG plot",
 }
