@@ -27,14 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from host_tools.paths import BUILD, NATIVE_INCLUDE, NATIVE_SRC, ROOT, TESTDATA
+from host_tools.bench import cortexm as cm
+from host_tools.paths import BUILD, NATIVE_INCLUDE, NATIVE_SRC, TESTDATA
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
 
 SECONDS_OF_AUDIO = 60
-CORES = {"m0": ("microbit", "cortex-m0"), "m4": ("mps2-an386", "cortex-m4")}
 CODEC_MODULES = ("g711", "g722", "adpcm", "plc")
 TARGETS = {
     "g711_vs_audioop": 2.0,
@@ -144,36 +144,12 @@ def host_g722(repeats: int) -> list[dict[str, Any]]:
 
 
 def cortex_m_instructions() -> dict[str, dict[str, dict[str, int]]]:
-    from host_tools.native import cortexm
-
-    out: dict[str, dict[str, dict[str, int]]] = {}
-    for core, (env, _cpu) in CORES.items():
-        elf = cortexm.build(env, "vectors")
-        code, text = cortexm.run(elf, env, "bench ../shared/testdata", timeout=600)
-        if code != 0:
-            raise RuntimeError(f"bench harness on {env} exited {code}: {text[-400:]}")
-        out[core] = {}
-        for m in re.finditer(r"^bench (\S+) frames=(\d+) mean=(\d+) max=(\d+)$", text, re.M):
-            out[core][m.group(1)] = {"frames": int(m.group(2)), "mean": int(m.group(3)), "max": int(m.group(4))}
-    return out
+    return cm.instructions("vectors", "bench ../shared/testdata")
 
 
 def footprint(modules: tuple[str, ...] = CODEC_MODULES) -> dict[str, Any]:
-    """Flash and static RAM of each module at -Os for M0 and M4."""
-    out: dict[str, Any] = {}
-    work = BUILD / "bench" / "size"
-    work.mkdir(parents=True, exist_ok=True)
-    for core, (_env, cpu) in CORES.items():
-        mods: dict[str, dict[str, int]] = {}
-        for src in [NATIVE_SRC / f"{m}.c" for m in modules]:
-            obj = work / f"{core}-{src.stem}.o"
-            subprocess.run(["arm-none-eabi-gcc", f"-mcpu={cpu}", "-mthumb", "-Os", "-std=c99", "-ffunction-sections",
-                            "-fdata-sections", f"-I{NATIVE_INCLUDE}", "-c", str(src), "-o", str(obj)], check=True, timeout=120)
-            line = subprocess.run(["arm-none-eabi-size", str(obj)], check=True, capture_output=True, text=True).stdout.splitlines()[1]
-            text, data, bss = (int(x) for x in line.split()[:3])
-            mods[src.stem] = {"text": text, "data": data, "bss": bss, "flash": text + data, "static_ram": data + bss}
-        out[core] = {"modules": mods, "total_flash": sum(m["flash"] for m in mods.values())}
-    return out
+    """Flash and static RAM of each codec module at -Os for M0 and M4."""
+    return cm.footprint(modules)
 
 
 def state_sizes() -> dict[str, int]:
@@ -245,30 +221,8 @@ def _print_human(r: dict[str, Any]) -> None:
     for row in r["host_throughput"]:
         t.add_row(row["codec"], f"{row['ours_msamples_per_s']}", row["peer"], f"{row['peer_msamples_per_s']}", f"{row['ratio']}×")
     con.print(t)
-    t = Table(title="Instructions per 20 ms frame (QEMU, -icount shift=0)")
-    t.add_column("op")
-    for core in r["cortex_m_instructions_per_20ms"]:
-        t.add_column(f"{core} mean")
-        t.add_column(f"{core} max")
-    ops = sorted({op for v in r["cortex_m_instructions_per_20ms"].values() for op in v})
-    for op in ops:
-        cells = []
-        for v in r["cortex_m_instructions_per_20ms"].values():
-            cells += [str(v.get(op, {}).get("mean", "-")), str(v.get(op, {}).get("max", "-"))]
-        t.add_row(op, *cells)
-    con.print(t)
-    t = Table(title="Footprint at -Os (bytes)")
-    t.add_column("module")
-    for core in r["footprint_os"]:
-        t.add_column(f"{core} flash")
-        t.add_column(f"{core} static RAM")
-    mods = sorted({m for v in r["footprint_os"].values() for m in v["modules"]})
-    for m in mods:
-        cells = []
-        for v in r["footprint_os"].values():
-            cells += [str(v["modules"][m]["flash"]), str(v["modules"][m]["static_ram"])]
-        t.add_row(m, *cells)
-    con.print(t)
+    con.print(cm.instructions_table(r["cortex_m_instructions_per_20ms"], "Instructions per 20 ms frame (QEMU, -icount shift=0)"))
+    con.print(cm.footprint_table(r["footprint_os"]))
     con.print("state bytes: " + ", ".join(f"{k} {v}" for k, v in r["state_bytes"].items()))
     for row in r["targets"]:
         con.print(f"{'met ' if row['met'] else 'MISSED'} {row['name']}: {row['value']} (target {row['target']})")

@@ -26,10 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from host_tools.bench import cortexm as cm
 from host_tools.paths import BUILD, NATIVE_INCLUDE, NATIVE_SRC, ROOT
 
 MODULES = ("rtp", "rtcp", "red", "fec", "jb", "media")
-CORES = {"m0": ("microbit", "cortex-m0"), "m4": ("mps2-an386", "cortex-m4")}
 FUZZ_DIR = ROOT / "tests" / "fuzz"
 FUZZ_BUILD = BUILD / "fuzz"
 FUZZERS = ("rtp", "rtcp", "red", "fec", "media_rx")
@@ -170,38 +170,11 @@ def fuzz_all(runs: int = BENCH_FUZZ_RUNS, work: Path | None = None, jobs: int = 
 # ---- size and speed ---------------------------------------------------------------------------
 
 def footprint() -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    work = BUILD / "bench" / "size"
-    work.mkdir(parents=True, exist_ok=True)
-    for core, (_env, cpu) in CORES.items():
-        mods: dict[str, dict[str, int]] = {}
-        for mod in MODULES:
-            src = NATIVE_SRC / f"{mod}.c"
-            obj = work / f"{core}-net-{mod}.o"
-            subprocess.run(["arm-none-eabi-gcc", f"-mcpu={cpu}", "-mthumb", "-Os", "-std=c99", "-ffunction-sections",
-                            "-fdata-sections", f"-I{NATIVE_INCLUDE}", "-c", str(src), "-o", str(obj)],
-                           check=True, timeout=120)
-            line = subprocess.run(["arm-none-eabi-size", str(obj)], check=True, capture_output=True,
-                                  text=True).stdout.splitlines()[1]
-            text, data, bss = (int(x) for x in line.split()[:3])
-            mods[mod] = {"text": text, "data": data, "bss": bss, "flash": text + data, "static_ram": data + bss}
-        out[core] = {"modules": mods, "total_flash": sum(m["flash"] for m in mods.values())}
-    return out
+    return cm.footprint(tuple(MODULES))
 
 
 def cortex_m_instructions() -> dict[str, dict[str, dict[str, int]]]:
-    from host_tools.native import cortexm
-
-    out: dict[str, dict[str, dict[str, int]]] = {}
-    for core, (env, _cpu) in CORES.items():
-        elf = cortexm.build(env, "netstack")
-        code, text = cortexm.run(elf, cortexm.MACHINES[env][0], "bench", timeout=600)
-        if code != 0:
-            raise RuntimeError(f"netstack bench on {env} exited {code}: {text[-400:]}")
-        out[core] = {}
-        for m in re.finditer(r"^bench (\S+) frames=(\d+) mean=(\d+) max=(\d+)$", text, re.M):
-            out[core][m.group(1)] = {"frames": int(m.group(2)), "mean": int(m.group(3)), "max": int(m.group(4))}
-    return out
+    return cm.instructions("netstack", "bench")
 
 
 def state_sizes() -> dict[str, int]:
@@ -263,29 +236,8 @@ def _print_human(r: dict[str, Any]) -> None:
     from rich.table import Table
 
     con = Console()
-    t = Table(title="Instructions per 20 ms frame (QEMU, -icount shift=0)")
-    t.add_column("op")
-    for core in r["cortex_m_instructions_per_20ms"]:
-        t.add_column(f"{core} mean")
-        t.add_column(f"{core} max")
-    ops = sorted({op for v in r["cortex_m_instructions_per_20ms"].values() for op in v})
-    for op in ops:
-        cells = []
-        for v in r["cortex_m_instructions_per_20ms"].values():
-            cells += [str(v.get(op, {}).get("mean", "-")), str(v.get(op, {}).get("max", "-"))]
-        t.add_row(op, *cells)
-    con.print(t)
-    t = Table(title="Footprint at -Os (bytes)")
-    t.add_column("module")
-    for core in r["footprint_os"]:
-        t.add_column(f"{core} flash")
-        t.add_column(f"{core} static RAM")
-    for m in MODULES:
-        cells = []
-        for v in r["footprint_os"].values():
-            cells += [str(v["modules"][m]["flash"]), str(v["modules"][m]["static_ram"])]
-        t.add_row(m, *cells)
-    con.print(t)
+    con.print(cm.instructions_table(r["cortex_m_instructions_per_20ms"], "Instructions per 20 ms frame (QEMU, -icount shift=0)"))
+    con.print(cm.footprint_table(r["footprint_os"]))
     con.print("state bytes: " + ", ".join(f"{k} {v}" for k, v in r["state_bytes"].items()))
     if "fuzz" in r:
         t = Table(title="libFuzzer (ASan + UBSan)")

@@ -15,7 +15,6 @@ import io
 import json
 import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -23,10 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from host_tools.paths import BUILD, NATIVE_INCLUDE, NATIVE_SRC
+from host_tools.bench import cortexm as cm
 
 MODULES = ("jpeg", "rtpjpeg", "rtph264")
-CORES = {"m0": "cortex-m0", "m4": "cortex-m4"}
 TARGETS = {"m4_qvga_instructions": 15_000_000}
 RTP_PACKET = 1200
 
@@ -54,33 +52,13 @@ def cortex_m4_instructions() -> tuple[dict[str, dict[str, int]], dict[str, int]]
     return frames, sizes
 
 
-def _compile(core: str, src: str, extra: list[str]) -> str:
-    work = BUILD / "bench" / "video"
-    work.mkdir(parents=True, exist_ok=True)
-    obj = work / f"{core}-{src}.o"
-    subprocess.run(["arm-none-eabi-gcc", f"-mcpu={CORES[core]}", "-mthumb", "-Os", "-std=c99", "-ffunction-sections",
-                    "-fdata-sections", f"-I{NATIVE_INCLUDE}", *extra, "-c", str(NATIVE_SRC / f"{src}.c"), "-o",
-                    str(obj)], check=True, timeout=120, cwd=work)
-    return str(obj)
-
-
 def footprint() -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for core in CORES:
-        mods = {}
-        for src in MODULES:
-            obj = _compile(core, src, [])
-            line = subprocess.run(["arm-none-eabi-size", obj], check=True, capture_output=True,
-                                  text=True).stdout.splitlines()[1]
-            text, data, bss = (int(x) for x in line.split()[:3])
-            mods[src] = {"text": text, "data": data, "bss": bss, "flash": text + data, "static_ram": data + bss}
-        out[core] = {"modules": mods, "total_flash": sum(m["flash"] for m in mods.values())}
-    return out
+    return cm.footprint(tuple(MODULES))
 
 
 def encoder_stack_bytes() -> int:
     """Stack of ec_jpeg_enc_write plus its deepest callee (M4, -Os, -fstack-usage)."""
-    obj = _compile("m4", "jpeg", ["-fstack-usage"])
+    obj = cm.compile_object("m4", "jpeg", ("-fstack-usage",))
     su = obj[:-2] + ".su"
     frames: dict[str, int] = {}
     with open(su, encoding="utf-8") as f:
@@ -184,17 +162,7 @@ def _print_human(r: dict[str, Any]) -> None:
     for k, v in r["encoder_ram_bytes"].items():
         t.add_row(k, str(v))
     con.print(t)
-    t = Table(title="Footprint at -Os (bytes)")
-    t.add_column("module")
-    for core in r["footprint_os"]:
-        t.add_column(f"{core} flash")
-        t.add_column(f"{core} static RAM")
-    for m in MODULES:
-        cells = []
-        for v in r["footprint_os"].values():
-            cells += [str(v["modules"][m]["flash"]), str(v["modules"][m]["static_ram"])]
-        t.add_row(m, *cells)
-    con.print(t)
+    con.print(cm.footprint_table(r["footprint_os"]))
     t = Table(title="Host JPEG encode (median), quality 75, 4:2:0")
     for c in ("image", "ours ms", "bytes", "Pillow ms", "bytes", "Pillow time / ours"):
         t.add_column(c)
