@@ -22,97 +22,10 @@
 #include "ec_red.h"
 #include "ec_rtcp.h"
 #include "ec_rtp.h"
+#include "hutil.h"
 #include "tio.h"
 
 /* ---- small utilities (no libc) ---- */
-
-typedef struct {
-    uint64_t h;
-} digest;
-
-static void dg_init(digest *d)
-{
-    d->h = 0xcbf29ce484222325ull;
-}
-
-static void dg_bytes(digest *d, const uint8_t *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        d->h ^= p[i];
-        d->h *= 0x100000001b3ull;
-    }
-}
-
-static void dg_u32(digest *d, uint32_t v)
-{
-    uint8_t b[4];
-    b[0] = (uint8_t)v;
-    b[1] = (uint8_t)(v >> 8);
-    b[2] = (uint8_t)(v >> 16);
-    b[3] = (uint8_t)(v >> 24);
-    dg_bytes(d, b, 4);
-}
-
-static void dg_pcm(digest *d, const int16_t *s, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        uint8_t b[2];
-        b[0] = (uint8_t)((uint16_t)s[i] & 0xffu);
-        b[1] = (uint8_t)((uint16_t)s[i] >> 8);
-        dg_bytes(d, b, 2);
-    }
-}
-
-static size_t slen(const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0') {
-        n++;
-    }
-    return n;
-}
-
-static void scat(char *dst, size_t cap, const char *src)
-{
-    size_t n = slen(dst), i = 0;
-    while (src[i] != '\0' && n + 1 < cap) {
-        dst[n++] = src[i++];
-    }
-    dst[n] = '\0';
-}
-
-static void fmt_i(char *dst, size_t cap, int32_t v)
-{
-    char tmp[12], out[13];
-    int i = 0, j = 0;
-    uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
-    do {
-        tmp[i++] = (char)('0' + u % 10u);
-        u /= 10u;
-    } while (u != 0u);
-    if (v < 0) {
-        out[j++] = '-';
-    }
-    while (i > 0) {
-        out[j++] = tmp[--i];
-    }
-    out[j] = '\0';
-    scat(dst, cap, out);
-}
-
-static void fmt_hex64(char *dst, size_t cap, uint64_t v)
-{
-    char out[17];
-    int i;
-    for (i = 15; i >= 0; i--) {
-        out[i] = "0123456789abcdef"[v & 0xfu];
-        v >>= 4;
-    }
-    out[16] = '\0';
-    scat(dst, cap, out);
-}
 
 static void field(char *line, size_t cap, const char *name, int32_t v)
 {

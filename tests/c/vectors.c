@@ -14,91 +14,12 @@
 #include "ec_g711.h"
 #include "ec_g722.h"
 #include "ec_plc.h"
+#include "hutil.h"
 #include "tio.h"
 
 #define CHUNK 160 /* samples per read: 20 ms at 8 kHz, 10 ms at 16 kHz */
 
 /* ---- small utilities (no libc) ---- */
-
-typedef struct {
-    uint64_t h;
-    uint32_t n;
-} digest;
-
-static void dg_init(digest *d)
-{
-    d->h = 0xcbf29ce484222325ull;
-    d->n = 0;
-}
-
-static void dg_bytes(digest *d, const uint8_t *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        d->h ^= p[i];
-        d->h *= 0x100000001b3ull;
-    }
-}
-
-static void dg_pcm(digest *d, const int16_t *s, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        uint8_t b[2];
-        b[0] = (uint8_t)((uint16_t)s[i] & 0xffu);
-        b[1] = (uint8_t)((uint16_t)s[i] >> 8);
-        dg_bytes(d, b, 2);
-    }
-}
-
-static size_t slen(const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0') {
-        n++;
-    }
-    return n;
-}
-
-static void scat(char *dst, size_t cap, const char *src)
-{
-    size_t n = slen(dst), i = 0;
-    while (src[i] != '\0' && n + 1 < cap) {
-        dst[n++] = src[i++];
-    }
-    dst[n] = '\0';
-}
-
-static void fmt_u(char *dst, size_t cap, uint32_t v)
-{
-    char tmp[12];
-    int i = 0;
-    do {
-        tmp[i++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    {
-        char out[12];
-        int j = 0;
-        while (i > 0) {
-            out[j++] = tmp[--i];
-        }
-        out[j] = '\0';
-        scat(dst, cap, out);
-    }
-}
-
-static void fmt_hex64(char *dst, size_t cap, uint64_t v)
-{
-    char out[17];
-    int i;
-    for (i = 15; i >= 0; i--) {
-        out[i] = "0123456789abcdef"[v & 0xfu];
-        v >>= 4;
-    }
-    out[16] = '\0';
-    scat(dst, cap, out);
-}
 
 static int failures;
 

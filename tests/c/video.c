@@ -13,6 +13,7 @@
 #include "ec_jpeg.h"
 #include "ec_rtph264.h"
 #include "ec_rtpjpeg.h"
+#include "hutil.h"
 #include "tio.h"
 
 /* Keeps the big buffers of the test cases out of their callers' frames (the M0 has 12 KB of stack). */
@@ -23,81 +24,6 @@
 #endif
 
 /* ---- small utilities (no libc) ---- */
-
-typedef struct {
-    uint64_t h;
-    uint32_t n;
-} digest;
-
-static void dg_init(digest *d)
-{
-    d->h = 0xcbf29ce484222325ull;
-    d->n = 0;
-}
-
-static void dg_bytes(digest *d, const uint8_t *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        d->h ^= p[i];
-        d->h *= 0x100000001b3ull;
-    }
-}
-
-static size_t slen(const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0') {
-        n++;
-    }
-    return n;
-}
-
-static void scat(char *dst, size_t cap, const char *src)
-{
-    size_t n = slen(dst), i = 0;
-    while (src[i] != '\0' && n + 1 < cap) {
-        dst[n++] = src[i++];
-    }
-    dst[n] = '\0';
-}
-
-static void fmt_u(char *dst, size_t cap, uint32_t v)
-{
-    char tmp[12], out[12];
-    int i = 0, j = 0;
-    do {
-        tmp[i++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    while (i > 0) {
-        out[j++] = tmp[--i];
-    }
-    out[j] = '\0';
-    scat(dst, cap, out);
-}
-
-static void fmt_i(char *dst, size_t cap, int v)
-{
-    if (v < 0) {
-        scat(dst, cap, "-");
-        fmt_u(dst, cap, (uint32_t)(-(v + 1)) + 1u);
-    } else {
-        fmt_u(dst, cap, (uint32_t)v);
-    }
-}
-
-static void fmt_hex64(char *dst, size_t cap, uint64_t v)
-{
-    char out[17];
-    int i;
-    for (i = 15; i >= 0; i--) {
-        out[i] = "0123456789abcdef"[v & 0xfu];
-        v >>= 4;
-    }
-    out[16] = '\0';
-    scat(dst, cap, out);
-}
 
 static int failures;
 
