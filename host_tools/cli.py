@@ -16,6 +16,7 @@ from typing import NoReturn
 from host_tools import bootstrap
 from host_tools.paths import ROOT
 from host_tools.provision import cli as provision_cli
+from host_tools.deploy import cli as deploy_cli
 from host_tools.device import cli as device_cli
 from host_tools.firmware import cli as firmware_cli
 from host_tools.flash import cli as flash_cli
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim_cli.register(sub)
     device_cli.register(sub)
     flash_cli.register(sub)
+    deploy_cli.register(sub)
     firmware_cli.register_keys(sub)
     provision_cli.register(sub)
 
