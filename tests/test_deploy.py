@@ -3,7 +3,6 @@ run writes and verifies every file, a second writes nothing, a file changed on t
 only one rewritten, and after a reset the deployed firmware answers `edgecall device info`."""
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -41,24 +40,13 @@ def sim_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ["EDGECALL_SIM_DIR"] = old
 
 
-def _deploy_wired() -> bool:
-    from host_tools.cli import build_parser
-
-    parser = build_parser()
-    return any(isinstance(a, argparse._SubParsersAction) and "deploy" in a.choices for a in parser._actions)
-
-
 def edgecall(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "host_tools", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def deploy(*args: str) -> dict[str, Any]:
-    if _deploy_wired():
-        p = edgecall("deploy", *args)
-    else:  # until host_tools/cli.py registers host_tools.deploy.cli: the same command on its own
-        p = subprocess.run([sys.executable, "-m", "host_tools.deploy", *args], cwd=ROOT, capture_output=True,
-                           text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    p = edgecall("deploy", *args)
     assert p.returncode == 0, p.stdout + p.stderr
     out: dict[str, Any] = json.loads(p.stdout)
     return out
