@@ -5,7 +5,6 @@ from seed corpora of valid packets). `edgecall bench netstack --fuzz` runs each 
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,6 @@ from host_tools.bench import netstack
 
 RUNS = {"media_rx": 10_000}  # the whole receive path, decoding included, is slower per run
 DEFAULT_RUNS = 100_000
-
-pytestmark = pytest.mark.skipif(shutil.which("clang-14") is None and shutil.which("clang") is None,
-                                reason="clang (with libFuzzer) is not installed")
-
 
 @pytest.fixture(scope="module")
 def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
