@@ -15,29 +15,19 @@ from typing import Any
 
 import pytest
 
+from tests.devkits import devkits
 from host_tools.deploy.raw_repl import RawRepl
 from host_tools.device.resolve import resolve
 from host_tools.firmware import build
 from host_tools.paths import ROOT
-from host_tools.sim import manager
 
 DEVICE = "deploy1"
 
 
 @pytest.fixture(scope="module")
 def sim_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("sim")
-    old = os.environ.get("EDGECALL_SIM_DIR")
-    os.environ["EDGECALL_SIM_DIR"] = str(root)
-    manager.start(ids=[DEVICE], root=root, blank=True)
-    try:
+    with devkits(tmp_path_factory.mktemp("sim"), [DEVICE], firmware=False) as root:
         yield root
-    finally:
-        manager.stop_all(root)
-        if old is None:
-            os.environ.pop("EDGECALL_SIM_DIR", None)
-        else:
-            os.environ["EDGECALL_SIM_DIR"] = old
 
 
 def edgecall(*args: str) -> subprocess.CompletedProcess[str]:

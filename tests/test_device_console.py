@@ -17,10 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from host_tools.device.console import DeviceConsole
+from tests.devkits import devkits
 from host_tools.device.resolve import resolve
-from host_tools.firmware import build
 from host_tools.paths import ROOT
-from host_tools.sim import manager
 from host_tools.smp.client import SmpClient, SmpError
 from host_tools.smp.serial import START, Header, encode_frames
 from host_tools.transport import SerialTransport, open_port
@@ -30,18 +29,8 @@ DEVICE = "console1"
 
 @pytest.fixture(scope="module")
 def sim_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("sim")
-    old = os.environ.get("EDGECALL_SIM_DIR")
-    os.environ["EDGECALL_SIM_DIR"] = str(root)
-    manager.start(ids=[DEVICE], root=root, blank=True, install_files=build.files("vdk"))
-    try:
+    with devkits(tmp_path_factory.mktemp("sim"), [DEVICE]) as root:
         yield root
-    finally:
-        manager.stop_all(root)
-        if old is None:
-            os.environ.pop("EDGECALL_SIM_DIR", None)
-        else:
-            os.environ["EDGECALL_SIM_DIR"] = old
 
 
 @pytest.fixture()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 
 import pytest
 from hypothesis import given, settings

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from host_tools.device.console import DeviceConsole
+from tests.devkits import devkits
 from host_tools.device.resolve import resolve
-from host_tools.firmware import build
 from host_tools.ledger.ledger import Ledger
 from host_tools.ledger.pgserver import TempPostgres
 from host_tools.paths import ROOT
@@ -39,17 +39,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     e = {**os.environ, "PYTHONPATH": str(ROOT), "EDGECALL_SIM_DIR": str(root), "EDGECALL_APP_ID": APP,
          "CERT_FILE": str(cert), "LEDGER": str(work / "ledger.sqlite3")}
     e.pop("EDGECALL_APP_CERT", None)
-    old = os.environ.get("EDGECALL_SIM_DIR")
-    os.environ["EDGECALL_SIM_DIR"] = str(root)
-    manager.start(ids=DEVICES, root=root, blank=True, install_files=build.files("vdk"))
-    try:
+    with devkits(root, DEVICES):
         yield e
-    finally:
-        manager.stop_all(root)
-        if old is None:
-            os.environ.pop("EDGECALL_SIM_DIR", None)
-        else:
-            os.environ["EDGECALL_SIM_DIR"] = old
 
 
 def provision(env: dict[str, str], device: str, *extra: str, failpoint: str = "", ledger: str | None = None,

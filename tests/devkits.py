@@ -1,0 +1,27 @@
+"""Virtual devkits for a test module: started in a private state folder with the firmware (or
+blank), EDGECALL_SIM_DIR pointing there so `edgecall` subprocesses and `resolve()` find them,
+and everything stopped and restored afterwards."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from host_tools.firmware import build
+from host_tools.sim import manager
+
+
+@contextmanager
+def devkits(root: Path, ids: list[str], firmware: bool = True) -> Iterator[Path]:
+    old = os.environ.get("EDGECALL_SIM_DIR")
+    os.environ["EDGECALL_SIM_DIR"] = str(root)
+    try:
+        manager.start(ids=ids, root=root, blank=True, install_files=build.files("vdk") if firmware else None)
+        yield root
+    finally:
+        manager.stop_all(root)
+        if old is None:
+            os.environ.pop("EDGECALL_SIM_DIR", None)
+        else:
+            os.environ["EDGECALL_SIM_DIR"] = old
