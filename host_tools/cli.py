@@ -15,12 +15,12 @@ from typing import NoReturn
 
 from host_tools import bootstrap
 from host_tools.paths import ROOT
-from host_tools.provision import cli as provision_cli
 from host_tools.deploy import cli as deploy_cli
 from host_tools.device import cli as device_cli
 from host_tools.firmware import cli as firmware_cli
 from host_tools.flash import cli as flash_cli
 from host_tools.ledger import cli as ledger_cli
+from host_tools.provision import cli as provision_cli
 from host_tools.sim import cli as sim_cli
 from host_tools.token import cli as token_cli
 
@@ -51,9 +51,9 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_hil_run(args: argparse.Namespace) -> int:
     """The main job. Lands with the HIL issue; until then it says so."""
     msg = (
-        "edgecall hil run: not built yet. The HIL runner (virtual devkits, flash, provision, calls) "
-        "lands with the HIL issue; today the codecs are ready: try './edgecall test' or "
-        "'./edgecall bench codec'."
+        "edgecall hil run: not built yet. The pieces it will drive are here: `sim start`, `build` and "
+        "`flash`, `provision`, the channel server (host_tools/channel) and the benchmarks; the runner "
+        "that puts them together into call scenarios and reports lands with the HIL issue."
     )
     if args.json:
         print(json.dumps({"schema": 1, "passed": False, "error": "not built yet"}))
@@ -70,7 +70,7 @@ def cmd_build_native(args: argparse.Namespace) -> int:
     if args.target in ("host", "all"):
         out["host"] = str(host.ensure_built(force=args.force))
     if args.target in ("cortex-m", "all"):
-        for env in cortexm.ENVS:
+        for env in cortexm.MACHINES:
             out[env] = str(cortexm.build(env, "vectors"))
     if args.target in ("wasm", "all"):
         out["wasm-library"] = str(wasm.build_library())
