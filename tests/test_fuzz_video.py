@@ -17,7 +17,7 @@ from host_tools.paths import BUILD, NATIVE_INCLUDE, NATIVE_SRC, ROOT
 FUZZ_DIR = ROOT / "tests" / "fuzz"
 TARGETS = ["video_jpeg_enc", "video_rtpjpeg", "video_h264"]
 SECONDS = 3
-SOURCES = ["jpeg.c", "rtpjpeg.c", "rtph264.c"]
+SOURCES = ["jpeg.c", "rtpjpeg.c", "rtph264.c", "rtp.c"]
 
 
 def _clang() -> str:

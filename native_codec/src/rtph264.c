@@ -2,6 +2,7 @@
  * STAP-A (§5.7.1, receive), FU-A (§5.8); Annex B byte streams (ITU-T H.264 Annex B) in and out;
  * RTP fixed header (RFC 3550 §5.1); RTCP PLI (RFC 4585 §6.1 and §6.3.1). */
 #include "ec_rtph264.h"
+#include "ec_rtp.h"
 
 #define PACK_MAGIC 0x48325041u   /* "H2PA" */
 #define DEPACK_MAGIC 0x48324450u /* "H2DP" */
@@ -9,30 +10,6 @@
 #define NAL_STAP_A 24
 #define NAL_FU_A 28
 #define NAL_IDR 5
-
-static uint32_t rd16(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 8 | p[1];
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 static void copy(uint8_t *d, const uint8_t *s, size_t n)
 {
@@ -54,35 +31,16 @@ typedef struct {
 
 static int rtp_parse(const uint8_t *p, size_t len, rtp_packet *r)
 {
-    size_t h, pad = 0;
-    if (p == NULL || len < RTP_HDR || (p[0] >> 6) != 2) {
+    ec_rtp_header h;
+    if (p == NULL || len > 65535u || ec_rtp_parse(p, len, &h) != EC_OK) {
         return EC_ERR_MALFORMED;
     }
-    h = RTP_HDR + 4u * (p[0] & 15u);
-    if (len < h) {
-        return EC_ERR_MALFORMED;
-    }
-    if (p[0] & 0x10) {
-        if (len < h + 4) {
-            return EC_ERR_MALFORMED;
-        }
-        h += 4 + 4 * (size_t)rd16(p + h + 2);
-        if (len < h) {
-            return EC_ERR_MALFORMED;
-        }
-    }
-    if (p[0] & 0x20) {
-        pad = p[len - 1];
-        if (pad == 0 || pad > len - h) {
-            return EC_ERR_MALFORMED;
-        }
-    }
-    r->marker = p[1] >> 7;
-    r->seq = (uint16_t)rd16(p + 2);
-    r->ts = rd32(p + 4);
-    r->ssrc = rd32(p + 8);
-    r->payload = p + h;
-    r->len = len - h - pad;
+    r->marker = h.marker;
+    r->seq = h.seq;
+    r->ts = h.ts;
+    r->ssrc = h.ssrc;
+    r->payload = p + h.payload_off;
+    r->len = h.payload_len;
     return 0;
 }
 
@@ -219,9 +177,9 @@ int ec_rtph264_pack_next(ec_rtph264_pack *st, uint8_t *pkt, size_t cap)
     size = st->nal_end - st->nal;
     pkt[0] = 0x80;
     pkt[1] = st->pt;
-    wr16(pkt + 2, st->seq);
-    wr32(pkt + 4, st->ts);
-    wr32(pkt + 8, st->ssrc);
+    ec_wr16(pkt + 2, st->seq);
+    ec_wr32(pkt + 4, st->ts);
+    ec_wr32(pkt + 8, st->ssrc);
     if (st->frag == 0 && size <= (uint32_t)st->mtu - RTP_HDR) {
         copy(pkt + RTP_HDR, nal, size); /* Single NAL Unit packet */
         n = RTP_HDR + size;
@@ -385,7 +343,7 @@ int ec_rtph264_depack_push(ec_rtph264_depack *st, const uint8_t *pkt, size_t len
                 rc = EC_ERR_MALFORMED;
                 break;
             }
-            sz = rd16(p + i);
+            sz = ec_rd16(p + i);
             i += 2;
             if (sz == 0 || sz > n - i) {
                 broken(st);
@@ -452,8 +410,8 @@ int ec_rtph264_pli(uint32_t sender_ssrc, uint32_t media_ssrc, uint8_t *out, size
     }
     out[0] = 0x81; /* V=2, P=0, FMT=1 (PLI) */
     out[1] = 206;  /* PT=PSFB */
-    wr16(out + 2, 2);
-    wr32(out + 4, sender_ssrc);
-    wr32(out + 8, media_ssrc);
+    ec_wr16(out + 2, 2);
+    ec_wr32(out + 4, sender_ssrc);
+    ec_wr32(out + 8, media_ssrc);
     return EC_RTPH264_PLI_SIZE;
 }

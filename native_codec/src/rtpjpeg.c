@@ -7,6 +7,7 @@
  * tables (ec_jpeg_quant_tables) for Q < 128, and appends EOI. The JFIF parser walks the marker
  * segments of T.81 B.2 and accepts what RFC 2435 can carry. */
 #include "ec_rtpjpeg.h"
+#include "ec_rtp.h"
 
 #include "ec_jpeg.h"
 
@@ -17,30 +18,6 @@
 #define RST_HDR 4
 #define QT_HDR (4 + 128)
 #define RESERVE EC_RTPJPEG_FRAME_OVERHEAD /* room kept before the scan in the reassembly buffer */
-
-static uint32_t rd16(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 8 | p[1];
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 static void copy(uint8_t *d, const uint8_t *s, size_t n)
 {
@@ -75,36 +52,16 @@ typedef struct {
 /* Parses the fixed header, CSRCs, header extension and padding; 0 or EC_ERR_MALFORMED. */
 static int rtp_parse(const uint8_t *p, size_t len, rtp_packet *r)
 {
-    size_t h, pad = 0;
-    if (p == NULL || len < RTP_HDR || (p[0] >> 6) != 2) {
+    ec_rtp_header h;
+    if (p == NULL || len > 65535u || ec_rtp_parse(p, len, &h) != EC_OK) {
         return EC_ERR_MALFORMED;
     }
-    h = RTP_HDR + 4u * (p[0] & 15u);
-    if (len < h) {
-        return EC_ERR_MALFORMED;
-    }
-    if (p[0] & 0x10) { /* extension: 16-bit profile, 16-bit length in words */
-        if (len < h + 4) {
-            return EC_ERR_MALFORMED;
-        }
-        h += 4 + 4 * (size_t)rd16(p + h + 2);
-        if (len < h) {
-            return EC_ERR_MALFORMED;
-        }
-    }
-    if (p[0] & 0x20) {
-        pad = p[len - 1];
-        if (pad == 0 || pad > len - h) {
-            return EC_ERR_MALFORMED;
-        }
-    }
-    r->marker = p[1] >> 7;
-    r->pt = p[1] & 0x7f;
-    r->seq = (uint16_t)rd16(p + 2);
-    r->ts = rd32(p + 4);
-    r->ssrc = rd32(p + 8);
-    r->payload = p + h;
-    r->len = len - h - pad;
+    r->marker = h.marker;
+    r->seq = h.seq;
+    r->ts = h.ts;
+    r->ssrc = h.ssrc;
+    r->payload = p + h.payload_off;
+    r->len = h.payload_len;
     return 0;
 }
 
@@ -112,9 +69,9 @@ static void rtp_write(uint8_t *p, int marker, int pt, uint16_t seq, uint32_t ts,
 {
     p[0] = 0x80;
     p[1] = (uint8_t)((marker ? 0x80 : 0) | pt);
-    wr16(p + 2, seq);
-    wr32(p + 4, ts);
-    wr32(p + 8, ssrc);
+    ec_wr16(p + 2, seq);
+    ec_wr32(p + 4, ts);
+    ec_wr32(p + 8, ssrc);
 }
 
 /* ---- frame descriptions ---- */
@@ -207,7 +164,7 @@ int ec_rtpjpeg_parse_jfif(const uint8_t *jfif, size_t len, ec_rtpjpeg_frame *fr,
         if (len - i < 2) {
             return EC_ERR_MALFORMED;
         }
-        seg = rd16(jfif + i);
+        seg = ec_rd16(jfif + i);
         if (seg < 2 || seg > len - i) {
             return EC_ERR_MALFORMED;
         }
@@ -222,8 +179,8 @@ int ec_rtpjpeg_parse_jfif(const uint8_t *jfif, size_t len, ec_rtpjpeg_frame *fr,
             if (p[0] != 8 || p[5] != 3) {
                 return EC_ERR_UNSUPPORTED;
             }
-            height = (uint16_t)rd16(p + 1);
-            width = (uint16_t)rd16(p + 3);
+            height = (uint16_t)ec_rd16(p + 1);
+            width = (uint16_t)ec_rd16(p + 3);
             if (p[6] != 1 || p[9] != 2 || p[12] != 3 || p[10] != 0x11 || p[13] != 0x11 ||
                 (p[7] != 0x21 && p[7] != 0x22) || p[8] > 3 || p[11] > 3 || p[14] != p[11]) {
                 return EC_ERR_UNSUPPORTED;
@@ -260,7 +217,7 @@ int ec_rtpjpeg_parse_jfif(const uint8_t *jfif, size_t len, ec_rtpjpeg_frame *fr,
             if (seg != 4) {
                 return EC_ERR_MALFORMED;
             }
-            dri = (uint16_t)rd16(jfif + body);
+            dri = (uint16_t)ec_rd16(jfif + body);
             break;
         case 0xda: { /* SOS: Y 0/0, Cb and Cr 1/1 (the tables RFC 2435 implies), full spectral range */
             const uint8_t *p = jfif + body;
@@ -417,21 +374,21 @@ static size_t write_headers(ec_rtpjpeg_pack *st, uint8_t *pkt, int marker, int f
 {
     uint8_t *p = pkt + RTP_HDR;
     rtp_write(pkt, marker, st->pt, st->seq, st->ts, st->ssrc);
-    wr32(p, st->off & 0xffffffu); /* type-specific 0, 24-bit fragment offset */
+    ec_wr32(p, st->off & 0xffffffu); /* type-specific 0, 24-bit fragment offset */
     p[4] = (uint8_t)(st->fr.type + (st->fr.restart_interval ? 64 : 0));
     p[5] = st->fr.q;
     p[6] = (uint8_t)((st->fr.width + 7u) / 8u);
     p[7] = (uint8_t)((st->fr.height + 7u) / 8u);
     p += JPEG_HDR;
     if (st->fr.restart_interval != 0) {
-        wr16(p, st->fr.restart_interval);
-        wr16(p + 2, (uint32_t)(f ? 0x8000 : 0) | (uint32_t)(l ? 0x4000 : 0) | (count & 0x3fffu));
+        ec_wr16(p, st->fr.restart_interval);
+        ec_wr16(p + 2, (uint32_t)(f ? 0x8000 : 0) | (uint32_t)(l ? 0x4000 : 0) | (count & 0x3fffu));
         p += RST_HDR;
     }
     if (st->off == 0 && st->fr.q >= 128) {
         p[0] = 0; /* MBZ */
         p[1] = 0; /* precision: both tables 8-bit */
-        wr16(p + 2, 128);
+        ec_wr16(p + 2, 128);
         copy(p + 4, st->fr.tables, 128);
         p += QT_HDR;
     }
@@ -644,7 +601,7 @@ int ec_rtpjpeg_depack_push(ec_rtpjpeg_depack *st, const uint8_t *pkt, size_t len
     }
     p = r.payload;
     n = r.len;
-    off = rd32(p) & 0xffffffu;
+    off = ec_rd32(p) & 0xffffffu;
     type = p[4];
     q = p[5];
     w = p[6] * 8;
@@ -655,7 +612,7 @@ int ec_rtpjpeg_depack_push(ec_rtpjpeg_depack *st, const uint8_t *pkt, size_t len
         if (n < RST_HDR) {
             return EC_ERR_MALFORMED;
         }
-        dri = (int)rd16(p);
+        dri = (int)ec_rd16(p);
         p += RST_HDR;
         n -= RST_HDR;
         type -= 64;
@@ -671,7 +628,7 @@ int ec_rtpjpeg_depack_push(ec_rtpjpeg_depack *st, const uint8_t *pkt, size_t len
         if (n < 4) {
             return EC_ERR_MALFORMED;
         }
-        ql = rd16(p + 2);
+        ql = ec_rd16(p + 2);
         if (n < 4 + ql) {
             return EC_ERR_MALFORMED;
         }
