@@ -64,9 +64,9 @@ async def _until(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untype
 
 def test_two_devices_join_call_renew_and_hang_up() -> None:
     async def main() -> None:
-        srv = await ChannelServer(APP, CERT, expiry_notice=2.0).start()
+        srv = await ChannelServer(APP, CERT, expiry_notice=3.0).start()
         now = int(time.time())
-        ta = [at.build(APP, CERT, "room", "alice", 3, issue_ts=now)]
+        ta = [at.build(APP, CERT, "room", "alice", 5, issue_ts=now)]  # the notice is due at now + 2
         tb = [at.build(APP, CERT, "room", "bob", 600)]
         ea: list = []
         eb: list = []
@@ -74,14 +74,15 @@ def test_two_devices_join_call_renew_and_hang_up() -> None:
         tasks = [asyncio.create_task(a.run()), asyncio.create_task(b.run())]
         try:
             await _until(lambda: a.state == b.state == "joined")
+            ta.append(at.build(APP, CERT, "room", "alice", 600))  # the station renewed the stored token
             assert a.invite("bob", "call-1")
             await _until(lambda: b.call_state == "ringing")
             b.accept()
             await _until(lambda: a.call_state == b.call_state == "in-call")
             assert a.codec == b.codec == "g722"
-            ta.append(at.build(APP, CERT, "room", "alice", 600))  # the station renewed the stored token
-            await _until(lambda: a.stats["renewals"] == 1, timeout=6)
-            await asyncio.sleep(max(0.0, now + 3.5 - time.time()))
+            await _until(lambda: a.stats["renewals"] == 1, timeout=10)
+            assert a.expires_at >= now + 600
+            await asyncio.sleep(max(0.0, now + 5.5 - time.time()))
             assert a.state == "joined"  # still in after the first token's expiry
             a.hangup()
             await _until(lambda: a.call_state == b.call_state == "idle")
