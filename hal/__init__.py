@@ -6,11 +6,12 @@
 #   hal.vdk.<part>    the virtual devkit (JS modules of the Node device + the wasm32 native_codec)
 #   hal.board.<part>  real boards (RP2040, STM32) through MicroPython's machine module; the pins
 #                     of each board are in hal.boards
-# storage is shared: it only needs a filesystem. Use `hal.part("console")`.
+# storage and boot (the running image's confirmation) are shared: they only need a filesystem.
+# Use `hal.part("console")`.
 import sys
 
 BACKEND = "vdk" if sys.platform == "webassembly" else "board"
-SHARED = ("storage",)
+SHARED = ("storage", "boot")
 
 _loaded = {}  # type: dict[str, object]
 

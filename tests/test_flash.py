@@ -94,7 +94,7 @@ def test_image_layout(images: dict[str, Path]) -> None:
     img = mcuboot.verify(data, keys.public_der(keys.dev_key()))
     assert str(img.version) == "1.1.0" and img.hdr_size == image.HEADER_SIZE
     files = archive.unpack(img.payload)
-    assert {"boot.py", "main.py", "edgecall/app.mpy", "hal/vdk/boot.mpy", "lib/native_codec.wasm"} <= set(files)
+    assert {"boot.py", "main.py", "edgecall/app.mpy", "hal/boot.mpy", "lib/native_codec.wasm"} <= set(files)
     assert json.loads(files["manifest.json"])["version"] == "1.1.0"
 
 

@@ -1,7 +1,7 @@
 """Builds the firmware file set: boot.py and main.py as source (a board runs them by name), every
 other module of firmware/ and hal/ compiled with mpy-cross (matching the device's MicroPython,
 1.27), and manifest.json listing each file's SHA-256. Variant "vdk" carries hal/vdk, variant
-"board" hal/board and hal/boards (real boards); hal/__init__ and hal/storage go in both.
+"board" hal/board and hal/boards (real boards); hal/__init__, hal/storage and hal/boot go in both.
 Outputs are cached under build/firmware/<variant>/ and rebuilt when a source changes."""
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def sources(variant: str) -> dict[str, Path]:
     out = {name: FIRMWARE / name for name in SOURCE_ONLY}
     for p in sorted((FIRMWARE / "edgecall").glob("*.py")):
         out[f"edgecall/{p.name}"] = p
-    for name in ("__init__.py", "storage.py"):
+    for name in ("__init__.py", "storage.py", "boot.py"):
         out[f"hal/{name}"] = HAL / name
     if variant == "board":
         out["hal/boards.py"] = HAL / "boards.py"

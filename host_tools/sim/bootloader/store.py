@@ -90,7 +90,7 @@ class BootStore:
     def write_trailer(self, n: int, value: dict[str, Any]) -> None:
         self.write_json(f"trailer{n}.json", value)
 
-    # the application's confirmation (hal.vdk.boot writes it into the flash)
+    # the application's confirmation (hal/boot.py writes it into the flash)
     def image_ok(self, image_hash: bytes) -> bool:
         try:
             return (self.flash / ".boot" / "image_ok").read_text().strip() == image_hash.hex()

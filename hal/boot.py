@@ -1,7 +1,10 @@
-"""The image the bootloader booted, and its confirmation (MCUboot's image_ok flag).
+"""The image the bootloader booted, and its confirmation (MCUboot's image_ok flag); shared by
+every backend, as it only needs a filesystem.
 
 The virtual devkit's bootloader (host_tools/sim/bootloader, in the board's supervisor) writes
-.boot/installed.json into the flash when it installs an image ({"hash", "version", "files"}).
+.boot/installed.json into the flash when it installs an image ({"hash", "version", "files"}); a
+board's bootloader may do the same. Boards flashed with `edgecall deploy` (stock MicroPython, no
+bootloader image) have nothing to confirm: image_hash() is "" and confirm() returns False.
 confirm() writes .boot/image_ok = that hash (temporary file + rename, so a power cut leaves the old
 or the new flag). An image booted for a test that has not confirmed itself is reverted by the
 bootloader at the next reset.
