@@ -92,6 +92,16 @@ typedef struct {
 
 static const uint32_t level_up_q8[4] = {0u, 8u, 20u, 51u}; /* 3 %, 8 %, 20 % */
 
+/* What sender and receiver configurations share: dynamic payload types for RED and FEC, distinct,
+ * and an RTCP interval from 100 ms to 60 s. */
+static int rtp_params_ok(int pt_red, int pt_fec, int rtcp_interval_ms)
+{
+    if (pt_red < 96 || pt_red > 127 || pt_fec < 96 || pt_fec > 127 || pt_red == pt_fec) {
+        return 0;
+    }
+    return rtcp_interval_ms >= 100 && rtcp_interval_ms <= 60000;
+}
+
 static int tx_config_ok(const ec_media_tx_config *c)
 {
     int32_t pt, rate, bs, bb, extra;
@@ -114,10 +124,7 @@ static int tx_config_ok(const ec_media_tx_config *c)
         c->g722_bitrate != 48000) {
         return 0;
     }
-    if (c->pt_red < 96 || c->pt_red > 127 || c->pt_fec < 96 || c->pt_fec > 127 || c->pt_red == c->pt_fec) {
-        return 0;
-    }
-    return c->rtcp_interval_ms >= 100 && c->rtcp_interval_ms <= 60000;
+    return rtp_params_ok(c->pt_red, c->pt_fec, c->rtcp_interval_ms);
 }
 
 static size_t tx_entry_size(const ec_media_tx_config *c)
@@ -665,10 +672,7 @@ static int rx_config_ok(const ec_media_rx_config *c)
     if (c->fec_slots < 0 || c->fec_slots > EC_MEDIA_MAX_FEC_SLOTS) {
         return 0;
     }
-    if (c->pt_red < 96 || c->pt_red > 127 || c->pt_fec < 96 || c->pt_fec > 127 || c->pt_red == c->pt_fec) {
-        return 0;
-    }
-    return c->rtcp_interval_ms >= 100 && c->rtcp_interval_ms <= 60000;
+    return rtp_params_ok(c->pt_red, c->pt_fec, c->rtcp_interval_ms);
 }
 
 static size_t fec_entry_size(const ec_media_rx_config *c)

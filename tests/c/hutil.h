@@ -1,11 +1,14 @@
 /* hutil.h — what every C harness program (vectors.c, netstack.c, video.c) needs and no target's
- * libc is there to give: the FNV-1a 64 digest they print, and string building for their output
- * lines. Header-only (static inline), so no build rule changes per target. */
+ * libc is there to give: the FNV-1a 64 digest they print, string building for their output lines,
+ * and the failure count with its "FAIL" and "<name> <count> <digest>" lines. Header-only, so no
+ * build rule changes per target; each program is one translation unit including it once. */
 #ifndef HUTIL_H
 #define HUTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "tio.h"
 
 typedef struct {
     uint64_t h;
@@ -103,6 +106,29 @@ static inline void fmt_hex64(char *dst, size_t cap, uint64_t v)
     }
     out[16] = '\0';
     scat(dst, cap, out);
+}
+
+static int failures; /* checks that failed; the program's exit status is non-zero if any did */
+
+static inline void fail(const char *what)
+{
+    tio_puts("FAIL ");
+    tio_puts(what);
+    tio_puts("\n");
+    failures++;
+}
+
+/* One result line: "<name> <count> <fnv1a-64>\n". */
+static inline void report(const char *name, const digest *d)
+{
+    char line[112] = "";
+    scat(line, sizeof line, name);
+    scat(line, sizeof line, " ");
+    fmt_u(line, sizeof line, d->n);
+    scat(line, sizeof line, " ");
+    fmt_hex64(line, sizeof line, d->h);
+    scat(line, sizeof line, "\n");
+    tio_puts(line);
 }
 
 #endif

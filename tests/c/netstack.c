@@ -35,16 +35,6 @@ static void field(char *line, size_t cap, const char *name, int32_t v)
     fmt_i(line, cap, v);
 }
 
-static int failures;
-
-static void fail(const char *what)
-{
-    tio_puts("FAIL ");
-    tio_puts(what);
-    tio_puts("\n");
-    failures++;
-}
-
 /* xorshift32 */
 static uint32_t rnd(uint32_t *s)
 {

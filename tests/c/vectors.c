@@ -21,28 +21,6 @@
 
 /* ---- small utilities (no libc) ---- */
 
-static int failures;
-
-static void report(const char *name, const digest *d)
-{
-    char line[96] = "";
-    scat(line, sizeof line, name);
-    scat(line, sizeof line, " ");
-    fmt_u(line, sizeof line, d->n);
-    scat(line, sizeof line, " ");
-    fmt_hex64(line, sizeof line, d->h);
-    scat(line, sizeof line, "\n");
-    tio_puts(line);
-}
-
-static void fail(const char *what)
-{
-    tio_puts("FAIL ");
-    tio_puts(what);
-    tio_puts("\n");
-    failures++;
-}
-
 static char g_dir[128];
 
 static int open_data(const char *rel)
