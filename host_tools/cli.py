@@ -19,6 +19,7 @@ from host_tools.deploy import cli as deploy_cli
 from host_tools.device import cli as device_cli
 from host_tools.firmware import cli as firmware_cli
 from host_tools.flash import cli as flash_cli
+from host_tools.hil import cli as hil_cli
 from host_tools.ledger import cli as ledger_cli
 from host_tools.provision import cli as provision_cli
 from host_tools.sim import cli as sim_cli
@@ -46,20 +47,6 @@ def cmd_test(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "pytest", str(ROOT / "tests"), *args.pytest_args]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.call(cmd, cwd=ROOT, env=env)
-
-
-def cmd_hil_run(args: argparse.Namespace) -> int:
-    """The main job. Lands with the HIL issue; until then it says so."""
-    msg = (
-        "edgecall hil run: not built yet. The pieces it will drive are here: `sim start`, `build` and "
-        "`flash`, `provision`, the channel server (host_tools/channel) and the benchmarks; the runner "
-        "that puts them together into call scenarios and reports lands with the HIL issue."
-    )
-    if args.json:
-        print(json.dumps({"schema": 1, "passed": False, "error": "not built yet"}))
-    else:
-        print(msg, file=sys.stderr)
-    return EXIT_FAIL
 
 
 def cmd_build_native(args: argparse.Namespace) -> int:
@@ -91,6 +78,7 @@ BENCHES = {
     "provision": "devices per minute for one station on virtual devkits; ledger commit latency SQLite/PostgreSQL",
     "flash": "SMP upload throughput as a fraction of the line rate, full flash cycle time; --powercuts N",
     "resilience": "speech quality (PESQ, STOI) against loss: zero-fill, PLC, full stack; writes a PNG plot",
+    "hil": "virtual devkits in simultaneous calls while media stays real-time (< 1 % late); CPU per device",
 }
 
 
@@ -115,10 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("test", help="run all tests (pytest); any further arguments go to pytest")
     t.set_defaults(func=cmd_test, pytest_args=[])
 
-    hil = sub.add_parser("hil", help="hardware-in-the-loop runs").add_subparsers(dest="hil_cmd", required=True)
-    r = hil.add_parser("run", help="the whole job on virtual devkits")
-    r.add_argument("--json", action="store_true")
-    r.set_defaults(func=cmd_hil_run)
+    hil_cli.register(sub)
 
     bp = sub.add_parser("build", help="build the signed firmware image (MCUboot format); `build native` for the C code")
     firmware_cli.add_build_arguments(bp)

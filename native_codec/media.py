@@ -106,13 +106,15 @@ class MediaSender(_State):
     red: RFC 2198 with the previous frame as redundancy. fec_group: 0 or 2..16 media packets per
     RFC 5109 parity packet. nack: answer generic NACKs from a cache of `cache_packets` packets.
     adapt: switch FEC/RED, the G.722 mode (64/56/48 kbit/s) and the ptime (20/40 ms) from the
-    loss in receiver reports. max_ptime_ms bounds the ptime (and sizes the cache)."""
+    loss in receiver reports. max_ptime_ms bounds the ptime (and sizes the cache). ssrc, seq, ts,
+    fec_seq (the FEC packets' own sequence numbers): the first identifiers, random when None."""
 
     def __init__(self, codec: str = "pcmu", ptime_ms: int = 20, red: bool = False, fec_group: int = 0,
                  nack: bool = True, *, adapt: bool = False, g722_bitrate: int = 64000,
                  max_ptime_ms: Optional[int] = None, cache_packets: Optional[int] = None,
                  ssrc: Optional[int] = None, seq: Optional[int] = None, ts: Optional[int] = None,
-                 pt_red: int = 96, pt_fec: int = 97, rtcp_interval_ms: int = 1000) -> None:
+                 fec_seq: Optional[int] = None, pt_red: int = 96, pt_fec: int = 97,
+                 rtcp_interval_ms: int = 1000) -> None:
         self.codec = _codec(codec)
         self.sample_rate = RATES[self.codec]
         ptime = _int(ptime_ms, "ptime_ms", 10, 60, 10)
@@ -147,7 +149,7 @@ class MediaSender(_State):
         cfg.ssrc = random.getrandbits(32) if ssrc is None else _u32(ssrc, "ssrc")
         cfg.ts0 = random.getrandbits(32) if ts is None else _u32(ts, "ts")
         cfg.seq0 = random.getrandbits(16) if seq is None else _int(seq, "seq", 0, 0xFFFF)
-        cfg.fec_seq0 = random.getrandbits(16)
+        cfg.fec_seq0 = random.getrandbits(16) if fec_seq is None else _int(fec_seq, "fec_seq", 0, 0xFFFF)
         self.ssrc = int(cfg.ssrc)
         self.max_ptime_ms = max_ptime
         self.block_samples = int(lib.ec_media_block_samples(cfg.codec))

@@ -196,3 +196,46 @@ def test_profiles_load_by_name_and_json() -> None:
         profiles.load('{"latency": 3}')
     with pytest.raises(ValueError, match="unknown impairment profile"):
         profiles.load("moon-link")
+
+
+def test_outage_cuts_signalling_and_media_both_ways_then_heals() -> None:
+    async def body(srv: ChannelServer) -> None:
+        a, b = await member(srv, "alice"), await member(srv, "bob")
+        await a.request({"t": "invite", "to": "bob", "call": "c1"})
+        await b.wait_event("ring", call="c1")
+        b.send({"t": "accept", "call": "c1"})
+        await a.wait_event("call-state", call="c1", state="in-call")
+        srv.outage("bob", 1.0)
+        assert b.media and a.media
+        b.send_media(b"lost-up")  # from bob: dropped at the relay
+        a.send_media(b"lost-down")  # to bob: dropped on the way out
+        with pytest.raises(asyncio.TimeoutError):
+            await b.request({"t": "ping"}, timeout=0.5)  # signalling is cut too
+        assert a.media.queue.empty() and b.media.queue.empty()
+        await asyncio.sleep(0.6)
+        assert (await b.request({"t": "ping"}, timeout=2))["t"] == "pong"
+        a.send_media(b"back")
+        _, got = await asyncio.wait_for(b.media.queue.get(), 5)
+        assert got == b"back"
+        await a.close()
+        await b.close()
+
+    run(body)
+
+
+def test_server_thread_drives_a_server_from_synchronous_code() -> None:
+    from host_tools.channel.thread import ServerThread
+
+    with ServerThread(APP, CERT) as st:
+        async def body() -> None:
+            c = ChannelClient()
+            await c.connect("127.0.0.1", st.port)
+            await c.join(tok("carol"), "room", "carol")
+            await c.close()
+
+        asyncio.run(body())
+        snap = st.snapshot()
+        assert snap["joins"] == 1
+        st.set_impairment(profiles.load("lossy-30"), seed=7)
+        assert st.run(lambda s: (s.impairment.p, s.seed)) == (profiles.PROFILES["lossy-30"].p, 7)
+    assert not st._thread.is_alive()

@@ -24,11 +24,6 @@ def test_build_native_all_targets() -> None:
     assert all(Path(v).exists() for v in out.values())
 
 
-def test_hil_run_says_not_built_yet() -> None:
-    p = edgecall("hil", "run", "--json")
-    assert p.returncode == 1 and json.loads(p.stdout) == {"schema": 1, "passed": False, "error": "not built yet"}
-
-
 def test_usage_errors() -> None:
     p = edgecall("frobnicate")
     assert p.returncode == 2

@@ -33,6 +33,10 @@ class App:
     def beat(self, name):
         self.beats[name] = time.ticks_ms()
 
+    def unbeat(self, name):
+        """A task that ended on purpose: the watchdog stops expecting its beat."""
+        self.beats.pop(name, None)
+
     def task_health(self):
         now = time.ticks_ms()
         return {k: time.ticks_diff(now, v) for k, v in self.beats.items()}
@@ -95,8 +99,19 @@ class App:
                 wdt.feed()
             await asyncio.sleep_ms(1000)
 
+    async def call_task(self):
+        """Joins the channel at boot when the device is provisioned and call/server is set."""
+        from edgecall import call
+
+        svc = call.get(self)
+        if svc.configured():
+            try:
+                svc.start()
+            except (OSError, ValueError) as e:
+                log.error("call service: %r" % (e,))
+
     def tasks(self):
-        return [self.console_task(), self.watchdog_task()]
+        return [self.console_task(), self.watchdog_task(), self.call_task()]
 
 
 app = None

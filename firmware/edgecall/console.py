@@ -11,7 +11,7 @@ from edgecall import cbor, log, smp
 
 
 class MgmtError(Exception):
-    """Raised by a handler with an mcumgr return code: MgmtError(rc) (the code is args[0])."""
+    """Raised by a handler with an mcumgr return code: MgmtError(rc[, reason]) (args[0], args[1])."""
 
 
 class Console:
@@ -60,7 +60,7 @@ class Console:
                 rsp = await rsp
         except MgmtError as e:
             self.stats["errors"] += 1
-            return smp.error(hdr, e.args[0])
+            return smp.error(hdr, e.args[0], rsn=e.args[1] if len(e.args) > 1 else None)
         except MemoryError:
             self.stats["errors"] += 1
             return smp.error(hdr, smp.ENOMEM)

@@ -8,7 +8,10 @@
 #            3 load, 4 save — commit/load/save are no-ops: every write is atomic and durable
 #   group 64, EdgeCall: 0 info, 1 log, 2 selftest, 3 stats, 16 provisioning state,
 #            17 store a provisioning record ({"record", "reprovision", "renew"}; refused with
-#            EACCESSDENIED if the device is provisioned and neither is set)
+#            EACCESSDENIED if the device is provisioned and neither is set),
+#            32 call status (signalling state, join/setup/first-audio times, media statistics),
+#            33 call control {"op": "join"|"leave"|"invite" (with "to")|"accept"|"hangup"}
+#            (EINVAL with "rsn" when the request does not fit the state)
 import gc
 import sys
 import time
@@ -58,6 +61,8 @@ class Mgmt:
         c(GROUP_APP, 3, self.stats)
         c(GROUP_APP, 16, self.prov_state)
         c(GROUP_APP, 17, self.prov_store)
+        c(GROUP_APP, 32, self.call_status)
+        c(GROUP_APP, 33, self.call_control)
 
     # ---- OS ----
     def echo(self, req, write):
@@ -187,3 +192,31 @@ class Mgmt:
         except ValueError:
             raise MgmtError(smp.EINVAL)
         return {"digest": d}
+
+    # ---- calls ----
+    def call_status(self, req, write):
+        from edgecall import call
+
+        return call.get(self.app).status()
+
+    def call_control(self, req, write):
+        from edgecall import call
+
+        svc = call.get(self.app)
+        op = req.get("op")
+        try:
+            if op == "join":
+                svc.start()
+            elif op == "leave":
+                svc.stop()
+            elif op == "invite":
+                return {"call": svc.invite(str(req.get("to")))}
+            elif op == "accept":
+                svc.accept()
+            elif op == "hangup":
+                svc.hangup()
+            else:
+                raise ValueError("unknown op %r" % (op,))
+        except ValueError as e:
+            raise MgmtError(smp.EINVAL, str(e))
+        return {}

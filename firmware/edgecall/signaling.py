@@ -3,8 +3,9 @@
 #
 # States: idle → calling (invite sent) | ringing (invite received) → in-call → ending → idle.
 # Keep-alive: a ping every second; no message for 4 s → "reconnecting", for 10 s → "lost", then
-# rejoin with back-off (0.5 s doubling to 8 s). On "will-expire" the client renews with the token
-# the station stored last (edgecall provision renew). Statistics go to the console (stats()).
+# rejoin with back-off (0.5 s doubling to 8 s); a join unanswered for 5 s starts over the same
+# way. On "will-expire" the client renews with the token the station stored last (edgecall
+# provision renew). Statistics go to the console (status()).
 import asyncio
 import hashlib
 import struct
@@ -14,6 +15,7 @@ from edgecall import cbor, log
 
 VERSION = 1
 PING_MS, SILENT_MS, LOST_MS = 1000, 4000, 10000
+JOIN_TIMEOUT_MS = 5000  # no joined/refused this long after connecting: start over
 
 
 def hmac_sha256(key, msg):
@@ -53,8 +55,11 @@ class Signaling:
         self.last_rx = time.ticks_ms()
         self.stats = {"joins": 0, "refused": 0, "reconnects": 0, "calls": 0, "answered": 0, "renewals": 0}  # type: dict[str, int]
         self.join_ms = []  # type: list[int]
+        self.setup_ms = []  # type: list[int]
         self._nonce = None
-        self._join_t0 = time.ticks_ms()
+        self._stopped = False
+        self._invite_t0 = None
+        self._join_t0 = self._connect_t0 = time.ticks_ms()
         self._seq = 0
 
     # ---- connection ----
@@ -64,12 +69,27 @@ class Signaling:
             msg["id"] = self._seq
             self.conn.send(frame(msg))
 
+    def close(self):
+        """Leaves the channel now and ends run()."""
+        self._stopped = True
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        self.state, self.call_state, self.call_id = "offline", "idle", None
+
+    stop = close
+
+    def status(self):
+        return {"state": self.state, "call_state": self.call_state, "call": self.call_id, "peer": self.peer,
+                "codec": self.codec, "channel": self.channel, "uid": self.uid, "expires_at": self.expires_at,
+                "stats": self.stats, "join_ms": self.join_ms, "setup_ms": self.setup_ms}
+
     def _connect(self):
         self.conn = self.net.Tcp(self.host, self.port)
         self.buf = b""
         self._nonce = None
         self.state = "joining"
-        self.last_rx = time.ticks_ms()
+        self.last_rx = self._connect_t0 = time.ticks_ms()
 
     def _messages(self):
         data = self.conn.recv(2048) if self.conn is not None else None
@@ -78,6 +98,10 @@ class Signaling:
         if data == b"":
             raise OSError("connection closed")
         self.last_rx = time.ticks_ms()
+        if self.state == "reconnecting":
+            self.state = "joined"
+            log.info("signalling: link back")
+            self._event("joined", relay_port=self.relay_port)
         self.buf += data
         out = []
         while len(self.buf) >= 2:
@@ -127,6 +151,10 @@ class Signaling:
             if st == "in-call":
                 self.call_state, self.codec = "in-call", m.get("codec", self.codec)
                 self.stats["answered"] += 1
+                if self._invite_t0:
+                    self.setup_ms.append(time.ticks_diff(time.ticks_ms(), self._invite_t0))
+                    self.setup_ms = self.setup_ms[-20:]
+                    self._invite_t0 = None
                 self._event("in-call", call=self.call_id, codec=self.codec)
             elif st == "ended":
                 self._event("ended", call=self.call_id, reason=m.get("reason"))
@@ -145,6 +173,7 @@ class Signaling:
             return False
         self.call_state, self.call_id, self.peer = "calling", call_id, to
         self.stats["calls"] += 1
+        self._invite_t0 = time.ticks_ms()
         self._send({"t": "invite", "to": to, "call": call_id})
         return True
 
@@ -162,7 +191,7 @@ class Signaling:
     async def run(self, beat=None):
         backoff = 500
         last_ping = time.ticks_ms()
-        while True:
+        while not self._stopped:
             if beat is not None:
                 beat()
             try:
@@ -177,20 +206,24 @@ class Signaling:
                 silent = time.ticks_diff(now, self.last_rx)
                 if silent > LOST_MS:
                     raise OSError("connection lost")
+                if self.state == "joining" and time.ticks_diff(now, self._connect_t0) > JOIN_TIMEOUT_MS:
+                    raise OSError("no answer to the join")
                 if silent > SILENT_MS and self.state == "joined":
                     self.state = "reconnecting"
                     self._event("reconnecting")
                 if self.state == "joined":
                     backoff = 500
             except (OSError, ValueError) as e:
+                if self._stopped:
+                    break
                 log.warn("signalling: %s; rejoin in %d ms" % (e, backoff))
                 if self.conn is not None:
                     self.conn.close()
                 self.conn = None
                 self.state = "lost"
-                self.call_state, self.call_id = "idle", None
                 self.stats["reconnects"] += 1
-                self._event("lost")
+                self._event("lost", reason=str(e))
+                self.call_state, self.call_id = "idle", None
                 await asyncio.sleep_ms(backoff)
                 backoff = min(backoff * 2, 8000)
                 continue

@@ -199,8 +199,13 @@ def response(req_hdr, payload):
     return header(op, req_hdr["group"], req_hdr["id"], req_hdr["seq"], len(data), req_hdr["version"]) + data
 
 
-def error(req_hdr, rc, group=None):
-    """An error response: SMP v2 `err` map (v1 requests get the legacy `rc`)."""
+def error(req_hdr, rc, group=None, rsn=None):
+    """An error response: SMP v2 `err` map (v1 requests get the legacy `rc`), with mcumgr's
+    verbose-error `rsn` text when there is one."""
     if req_hdr["version"] >= 1:
-        return response(req_hdr, {"err": {"group": req_hdr["group"] if group is None else group, "rc": rc}})
-    return response(req_hdr, {"rc": rc})
+        body = {"err": {"group": req_hdr["group"] if group is None else group, "rc": rc}}  # type: dict[str, object]
+    else:
+        body = {"rc": rc}
+    if rsn:
+        body["rsn"] = str(rsn)[:120]
+    return response(req_hdr, body)

@@ -22,6 +22,10 @@ class Audio:
         n = self._mic.readinto(self._buf)
         return bytes(self._buf) if n == self.frame_bytes else None
 
+    def readinto(self, buf):
+        """One microphone frame into buf (frame_bytes long); False if none is due."""
+        return self._mic.readinto(buf) == self.frame_bytes
+
     def write_frame(self, pcm):
         self._spk.write(pcm)
 

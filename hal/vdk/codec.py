@@ -4,10 +4,14 @@ PCM is bytes-like little-endian int16. Results are bytes. Errors raise ValueErro
 an argument that is not bytes-like). Each codec object holds its state in the codec library's
 memory until close() (or `with`): there is no finaliser in this MicroPython build, so an object
 that is dropped without close() keeps its state (a few KiB at most) until the next reset.
+
+MediaSender / MediaReceiver are the media stack (ec_media.h: codec + RTP + RED/FEC + NACK + RTCP
++ adaptive jitter buffer + concealment), the same C code as the host's native_codec.media. They
+live in hal/vdk/_media.py, imported on first use (their code costs ~14 KiB of heap).
 """
 from _vdkhal import (
     codec_dvi4_dec, codec_dvi4_enc, codec_free, codec_g711_dec, codec_g711_enc, codec_g722_dec,
-    codec_g722_enc, codec_ima_dec, codec_ima_enc, codec_new, codec_plc, codec_plc_frame,
+    codec_g722_enc, codec_heap, codec_ima_dec, codec_ima_enc, codec_new, codec_plc, codec_plc_frame,
 )
 
 from hal.vdk._buf import nbytes
@@ -27,6 +31,11 @@ def _check(rc: int, what: str) -> int:
             raise TypeError(what + ": a bytes-like object is required")
         raise ValueError("%s: %s (%d)" % (what, _ERRORS.get(rc, "error"), rc))
     return rc
+
+
+def library_bytes() -> int:
+    """Memory the codec library holds for states and buffers (in use or free for reuse)."""
+    return codec_heap()
 
 
 def _law(law: str) -> int:
@@ -218,3 +227,11 @@ class Plc(_Codec):
         out = bytes(self._frame_bytes)
         _check(codec_plc(self._h, 0, id(out)), "Plc.lost")
         return out
+
+
+def __getattr__(name):
+    """MediaSender, MediaReceiver (and CODECS) from hal.vdk._media, loaded when first asked for."""
+    if name in ("MediaSender", "MediaReceiver", "CODECS"):
+        from hal.vdk import _media
+        return getattr(_media, name)
+    raise AttributeError(name)

@@ -78,6 +78,7 @@ class ChannelServer:
         self.calls: dict[str, Call] = {}
         self.links: dict[tuple[str, str], Link] = {}
         self.stats = Stats()
+        self.outages: dict[str, float] = {}  # uid -> monotonic end of its link outage
         self._server: asyncio.base_events.Server | None = None
         self._conns: set[Connection] = set()
 
@@ -95,6 +96,28 @@ class ChannelServer:
         if self._server:
             self._server.close()
             await self._server.wait_closed()
+
+    def set_impairment(self, imp: Impairment, seed: int | None = None) -> None:
+        """Impairment for every link from now on (per-link overrides stay); links restart their
+        random streams, so a profile's run is reproducible from its seed."""
+        self.impairment = imp
+        if seed is not None:
+            self.seed = seed
+        self.links.clear()
+
+    def outage(self, uid: str, seconds: float) -> None:
+        """Cuts a member's network for `seconds`: its signalling and media, both ways, are dropped
+        (as when a Wi-Fi link drops: the TCP connection stays open but nothing passes)."""
+        self.outages[uid] = time.monotonic() + seconds
+
+    def cut_off(self, uid: str | None) -> bool:
+        end = self.outages.get(uid or "")
+        if end is None:
+            return False
+        if time.monotonic() < end:
+            return True
+        del self.outages[uid or ""]
+        return False
 
     def refuse(self, reason: str) -> None:
         self.stats.refused[reason] = self.stats.refused.get(reason, 0) + 1
@@ -184,6 +207,8 @@ class ChannelServer:
                     loop.call_later(delay, self._send_media, dst, data)
 
     def _send_media(self, dst: Member, data: bytes) -> None:
+        if self.cut_off(dst.uid):
+            return
         if dst.relay is not None and dst.remote is not None and not dst.relay.is_closing():
             dst.relay.sendto(data, dst.remote)
             self.stats.forwarded += 1
@@ -195,6 +220,8 @@ class RelayProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         m = self.member
+        if self.server.cut_off(m.uid):
+            return
         m.remote = addr  # the member's media address is where its packets come from
         m.packets_in += 1
         if data[:1] != b"\x00" or len(data) > 1:  # a single zero byte only registers the address
@@ -210,7 +237,7 @@ class Connection:
         self._timers: list[asyncio.TimerHandle] = []
 
     def send(self, msg: dict[str, Any]) -> None:
-        if self.writer.is_closing():
+        if self.writer.is_closing() or self.server.cut_off(self.member.uid if self.member else None):
             return
         data = protocol.encode(msg)
         if self.server.signal_delay > 0:
@@ -237,6 +264,8 @@ class Connection:
                 data = await self.reader.read(4096)
                 if not data:
                     break
+                if self.server.cut_off(self.member.uid if self.member else None):
+                    continue  # lost on the way
                 self.last_seen = time.monotonic()
                 try:
                     msgs = rd.feed(data)
@@ -287,6 +316,8 @@ class Connection:
     async def join(self, msg: dict[str, Any]) -> None:
         srv = self.server
         token, channel, uid = msg.get("token"), msg.get("channel"), msg.get("uid")
+        if isinstance(uid, str) and srv.cut_off(uid):
+            return  # its network is down: the join never arrived
         if not all(isinstance(x, str) for x in (token, channel, uid)):
             srv.refuse("malformed")
             self.reply(msg, msg, "refused", reason="join needs token, channel and uid")

@@ -78,3 +78,12 @@ class DeviceConsole:
         """Writes the record; returns the device's SHA-256 of the token it now holds."""
         rsp = self.smp.write(GROUP_APP, 17, {"record": record, "reprovision": reprovision, "renew": renew}, timeout=15)
         return str(rsp["digest"])
+
+    # ---- calls (firmware/edgecall/call.py) ----
+    def call_status(self) -> dict[str, Any]:
+        """Signalling state, join/setup/first-audio times and, in a call, the media statistics."""
+        return self.smp.read(GROUP_APP, 32)
+
+    def call(self, op: str, **fields: Any) -> dict[str, Any]:
+        """A call request: op "join", "leave", "invite" (to=UID), "accept" or "hangup"."""
+        return self.smp.write(GROUP_APP, 33, {"op": op, **fields})

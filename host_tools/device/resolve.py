@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from host_tools.transport import PortNotFound
 
@@ -28,12 +29,13 @@ def _group(pgid: int) -> tuple[int, ...]:
     return tuple(pids)
 
 
-def resolve(port: str | None, device: str | None) -> Target:
+def resolve(port: str | None, device: str | None, sim_root: Path | None = None) -> Target:
+    """sim_root: the devkits' state folder (default $EDGECALL_SIM_DIR or build/sim)."""
     from host_tools.sim import manager
 
     if (port is None) == (device is None):
         raise ValueError("give exactly one of --port or --device")
-    sims = [d for d in manager.list_devices() if d.port and d.pid]
+    sims = [d for d in manager.list_devices(sim_root) if d.port and d.pid]
     if port is not None:
         for d in sims:
             if d.port == port:

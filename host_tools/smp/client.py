@@ -27,9 +27,10 @@ class SmpTimeout(TimeoutError):
 class SmpError(RuntimeError):
     """The device answered with an error code."""
 
-    def __init__(self, group: int, cmd: int, rc: int, err_group: int | None = None) -> None:
-        self.group, self.cmd, self.rc, self.err_group = group, cmd, rc, err_group
-        super().__init__(f"device refused group {group} command {cmd}: {MGMT_ERR.get(rc, 'error')} (rc {rc})")
+    def __init__(self, group: int, cmd: int, rc: int, err_group: int | None = None, reason: str | None = None) -> None:
+        self.group, self.cmd, self.rc, self.err_group, self.reason = group, cmd, rc, err_group, reason
+        why = f": {reason}" if reason else ""
+        super().__init__(f"device refused group {group} command {cmd}: {MGMT_ERR.get(rc, 'error')} (rc {rc}){why}")
 
 
 class SmpClient:
@@ -74,10 +75,11 @@ class SmpClient:
         if not isinstance(rsp, dict):
             return None
         err = rsp.get("err")
+        rsn = rsp.get("rsn") if isinstance(rsp.get("rsn"), str) else None
         if isinstance(err, dict) and err.get("rc", 0) != 0:
-            raise SmpError(req.group, req.id, int(err["rc"]), err.get("group"))
+            raise SmpError(req.group, req.id, int(err["rc"]), err.get("group"), rsn)
         if rsp.get("rc", 0) != 0:
-            raise SmpError(req.group, req.id, int(rsp["rc"]))
+            raise SmpError(req.group, req.id, int(rsp["rc"]), reason=rsn)
         return rsp
 
     def read(self, group: int, cmd: int, payload: dict[str, Any] | None = None, timeout: float | None = None) -> dict[str, Any]:

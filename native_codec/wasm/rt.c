@@ -6,9 +6,13 @@
  * - ec_wasm_alloc(size) / ec_wasm_reset(): a bump allocator in linear memory above __heap_base
  *   (the end of static data and the stack as laid out by wasm-ld), 16-byte aligned, growing the
  *   memory as needed. The host allocates codec states and buffers with it (never at fixed
- *   addresses) and frees everything at once with ec_wasm_reset(). */
+ *   addresses) and frees everything at once with ec_wasm_reset().
+ * - ec_wasm_media_*: the media stack's configurations filled from plain int arguments and the
+ *   sizes of its statistics, so that the host needs no copy of the struct layouts (ec_media.h). */
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ec_media.h"
 
 /* Keep clang from turning these loops into calls to themselves. */
 #define RT_NO_LIBCALLS __attribute__((no_builtin))
@@ -109,4 +113,88 @@ void *ec_wasm_alloc(size_t size)
 void ec_wasm_reset(void)
 {
     heap_top = 0;
+}
+
+/* ---- media stack glue (ec_media.h) ---- */
+
+size_t ec_wasm_media_config_bytes(void);
+size_t ec_wasm_media_tx_config(ec_media_tx_config *cfg, int codec, int ptime_ms, int max_ptime_ms, int red,
+                               int fec_group, int nack, int cache_packets, int adapt, int g722_bitrate, int pt_red,
+                               int pt_fec, int rtcp_interval_ms, uint32_t ssrc, uint32_t ts0, uint32_t seq0,
+                               uint32_t fec_seq0);
+size_t ec_wasm_media_rx_config(ec_media_rx_config *cfg, int codec, int ptime_ms, int max_ptime_ms, int buffer_ms,
+                               int fixed_delay_ms, int min_delay_ms, int max_delay_ms, int nack, int nack_retry_ms,
+                               int fec_slots, int pt_red, int pt_fec, int rtcp_interval_ms, uint32_t ssrc);
+size_t ec_wasm_media_tx_stats_words(void);
+size_t ec_wasm_media_rx_stats_words(void);
+
+/* Bytes of memory enough for either configuration. */
+size_t ec_wasm_media_config_bytes(void)
+{
+    return sizeof(ec_media_tx_config) > sizeof(ec_media_rx_config) ? sizeof(ec_media_tx_config)
+                                                                     : sizeof(ec_media_rx_config);
+}
+
+/* Fills *cfg; returns ec_media_tx_state_size(cfg): 0 when the configuration is not valid. */
+size_t ec_wasm_media_tx_config(ec_media_tx_config *cfg, int codec, int ptime_ms, int max_ptime_ms, int red,
+                               int fec_group, int nack, int cache_packets, int adapt, int g722_bitrate, int pt_red,
+                               int pt_fec, int rtcp_interval_ms, uint32_t ssrc, uint32_t ts0, uint32_t seq0,
+                               uint32_t fec_seq0)
+{
+    if (cfg == NULL) {
+        return 0;
+    }
+    cfg->codec = codec;
+    cfg->ptime_ms = ptime_ms;
+    cfg->max_ptime_ms = max_ptime_ms;
+    cfg->red = red;
+    cfg->fec_group = fec_group;
+    cfg->nack = nack;
+    cfg->cache_packets = cache_packets;
+    cfg->adapt = adapt;
+    cfg->g722_bitrate = g722_bitrate;
+    cfg->pt_red = pt_red;
+    cfg->pt_fec = pt_fec;
+    cfg->rtcp_interval_ms = rtcp_interval_ms;
+    cfg->ssrc = ssrc;
+    cfg->ts0 = ts0;
+    cfg->seq0 = (uint16_t)seq0;
+    cfg->fec_seq0 = (uint16_t)fec_seq0;
+    return ec_media_tx_state_size(cfg);
+}
+
+/* Fills *cfg; returns ec_media_rx_state_size(cfg): 0 when the configuration is not valid. */
+size_t ec_wasm_media_rx_config(ec_media_rx_config *cfg, int codec, int ptime_ms, int max_ptime_ms, int buffer_ms,
+                               int fixed_delay_ms, int min_delay_ms, int max_delay_ms, int nack, int nack_retry_ms,
+                               int fec_slots, int pt_red, int pt_fec, int rtcp_interval_ms, uint32_t ssrc)
+{
+    if (cfg == NULL) {
+        return 0;
+    }
+    cfg->codec = codec;
+    cfg->ptime_ms = ptime_ms;
+    cfg->max_ptime_ms = max_ptime_ms;
+    cfg->buffer_ms = buffer_ms;
+    cfg->fixed_delay_ms = fixed_delay_ms;
+    cfg->min_delay_ms = min_delay_ms;
+    cfg->max_delay_ms = max_delay_ms;
+    cfg->nack = nack;
+    cfg->nack_retry_ms = nack_retry_ms;
+    cfg->fec_slots = fec_slots;
+    cfg->pt_red = pt_red;
+    cfg->pt_fec = pt_fec;
+    cfg->rtcp_interval_ms = rtcp_interval_ms;
+    cfg->ssrc = ssrc;
+    return ec_media_rx_state_size(cfg);
+}
+
+/* The statistics structs are all 32-bit fields: their sizes in words (the host names them). */
+size_t ec_wasm_media_tx_stats_words(void)
+{
+    return sizeof(ec_media_tx_stats) / 4u;
+}
+
+size_t ec_wasm_media_rx_stats_words(void)
+{
+    return sizeof(ec_media_rx_stats) / 4u;
 }

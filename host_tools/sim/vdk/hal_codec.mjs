@@ -7,6 +7,10 @@
 // list on close() (MicroPython's npm build runs no __del__); the I/O scratch areas are reused
 // and grow by doubling. Nothing is ever given back to ec_wasm_alloc within a VM lifetime.
 //
+// The media stack (ec_media.h) is here too: a sender or receiver is one state like a codec's, its
+// configuration is filled by rt.c's ec_wasm_media_*_config from plain ints, and its statistics
+// are copied out as the raw 32-bit words of the C struct (hal/vdk/_media.py names them).
+//
 // Every function returns a count or a negative code: the C library's EC_ERR_* (-1 .. -5),
 // ERR_BUFFER (-100, see hal_mem.mjs), ERR_HANDLE (-101), ERR_NO_LIBRARY (-102).
 
@@ -67,7 +71,18 @@ class CodecLib {
   u8() {
     return new Uint8Array(this.x.memory.buffer);
   }
+
+  /** Bytes taken from ec_wasm_alloc so far (closed states are reused, never given back). */
+  taken() {
+    let n = 0;
+    for (const size of this.sizes.values()) n += size;
+    return n;
+  }
 }
+
+const MEDIA_TX = 5;
+const MEDIA_RX = 6;
+const MAX_PACKET = 1024; // EC_MEDIA_MAX_PACKET
 
 const KINDS = {
   1: ["ec_g722_enc_state_size", (x, st, size, p) => x.ec_g722_enc_init(st, size, p)],
@@ -118,6 +133,46 @@ export function codecFunctions(mem, log, libraryPath = LIBRARY) {
     return s && s.kind === kind ? s.st : 0;
   }
 
+  /** A media state from config(cfgPtr) -> state size (0: invalid) and init(st, size, cfgPtr). */
+  function mediaNew(kind, config, init) {
+    if (!load()) return ERR_NO_LIBRARY;
+    const cfg = lib.area(0, lib.x.ec_wasm_media_config_bytes());
+    const size = config(cfg);
+    if (size === 0) return -1; // EC_ERR_ARG
+    const st = lib.alloc(size);
+    const rc = init(st, size, cfg);
+    if (rc < 0) {
+      lib.release(st);
+      return rc;
+    }
+    const h = nextHandle++;
+    handles.set(h, { kind, st });
+    return h;
+  }
+
+  /** fn(st, ptr, len) on a copy of the bytes-like object inId. */
+  function withInput(h, kind, inId, fn) {
+    const st = state(h, kind);
+    if (!st) return ERR_HANDLE;
+    const src = mem.read(inId);
+    if (src === null) return ERR_BUFFER;
+    const pin = lib.area(0, src.length);
+    lib.u8().set(src, pin);
+    return fn(st, pin, src.length);
+  }
+
+  /** fn(st, outPtr, capBytes) -> byte count, copied into the object outId (at least cap long). */
+  function withOutput(h, kind, outId, cap, fn) {
+    const st = state(h, kind);
+    if (!st) return ERR_HANDLE;
+    const dst = mem.buf(outId);
+    if (dst === null || !dst.writable || dst.len < cap) return ERR_BUFFER;
+    const pout = lib.area(1, cap);
+    const n = fn(st, pout, cap);
+    if (n <= 0) return n;
+    return mem.write(outId, new Uint8Array(lib.x.memory.buffer, pout, n)) < 0 ? ERR_BUFFER : n;
+  }
+
   return {
     codec_new: (kind, param) => {
       if (!load()) return ERR_NO_LIBRARY;
@@ -140,6 +195,66 @@ export function codecFunctions(mem, log, libraryPath = LIBRARY) {
       handles.delete(h);
       lib.release(s.st);
       return 0;
+    },
+    /** Bytes the library holds (states and scratch areas, in use or on the free list). */
+    codec_heap: () => (lib === null ? 0 : lib.taken()),
+    // ---- media stack: uint32 arguments arrive as their int32 bit patterns ----
+    codec_media_tx_new: (codec, ptime, maxPtime, red, fecGroup, nack, cache, adapt, g722Bitrate, ptRed, ptFec,
+      rtcpInterval, ssrc, ts0, seq0, fecSeq0) =>
+      mediaNew(
+        MEDIA_TX,
+        (cfg) => lib.x.ec_wasm_media_tx_config(cfg, codec, ptime, maxPtime, red, fecGroup, nack, cache, adapt,
+          g722Bitrate, ptRed, ptFec, rtcpInterval, ssrc, ts0, seq0, fecSeq0),
+        (st, size, cfg) => lib.x.ec_media_tx_init(st, size, cfg),
+      ),
+    codec_media_rx_new: (codec, ptime, maxPtime, bufferMs, fixedDelay, minDelay, maxDelay, nack, nackRetry,
+      fecSlots, ptRed, ptFec, rtcpInterval, ssrc) =>
+      mediaNew(
+        MEDIA_RX,
+        (cfg) => lib.x.ec_wasm_media_rx_config(cfg, codec, ptime, maxPtime, bufferMs, fixedDelay, minDelay,
+          maxDelay, nack, nackRetry, fecSlots, ptRed, ptFec, rtcpInterval, ssrc),
+        (st, size, cfg) => lib.x.ec_media_rx_init(st, size, cfg),
+      ),
+    /** PCM (whole 10 ms blocks) in; the packets it completes wait for codec_media_tx_poll. */
+    codec_media_tx_push: (h, pcmId, now) =>
+      withInput(h, MEDIA_TX, pcmId, (st, p, n) => lib.x.ec_media_tx_push(st, p, n >> 1, now)),
+    /** The next packet into outId (a 1024-byte buffer): its length, 0 when none. */
+    codec_media_tx_poll: (h, now, outId) =>
+      withOutput(h, MEDIA_TX, outId, MAX_PACKET, (st, p, cap) => lib.x.ec_media_tx_poll(st, now, p, cap)),
+    codec_media_tx_packet: (h, pktId, now) =>
+      withInput(h, MEDIA_TX, pktId, (st, p, n) => lib.x.ec_media_tx_on_packet(st, p, n, now)),
+    codec_media_rx_packet: (h, pktId, now) =>
+      withInput(h, MEDIA_RX, pktId, (st, p, n) => lib.x.ec_media_rx_packet(st, p, n, now)),
+    codec_media_rx_feedback: (h, now, outId) =>
+      withOutput(h, MEDIA_RX, outId, MAX_PACKET, (st, p, cap) => lib.x.ec_media_rx_poll_feedback(st, now, p, cap)),
+    /** Samples of one codec_media_rx_pull frame. */
+    codec_media_rx_frame: (h) => {
+      const st = state(h, MEDIA_RX);
+      return st ? lib.x.ec_media_rx_frame_samples(st) : ERR_HANDLE;
+    },
+    /** One frame into outId (at least frame samples * 2 bytes): the sample count. */
+    codec_media_rx_pull: (h, now, outId) => {
+      const st = state(h, MEDIA_RX);
+      if (!st) return ERR_HANDLE;
+      const bytes = 2 * lib.x.ec_media_rx_frame_samples(st);
+      const n = withOutput(h, MEDIA_RX, outId, bytes, (s, p, cap) => {
+        const k = lib.x.ec_media_rx_pull(s, now, p, cap >> 1);
+        return k < 0 ? k : 2 * k;
+      });
+      return n < 0 ? n : n >> 1;
+    },
+    /** The statistics struct as 32-bit words into outId; returns the struct's word count. */
+    codec_media_stats: (h, now, outId) => {
+      const s = handles.get(h);
+      if (!s || (s.kind !== MEDIA_TX && s.kind !== MEDIA_RX)) return ERR_HANDLE;
+      const words = s.kind === MEDIA_TX ? lib.x.ec_wasm_media_tx_stats_words() : lib.x.ec_wasm_media_rx_stats_words();
+      const dst = mem.buf(outId);
+      if (dst === null || !dst.writable) return ERR_BUFFER;
+      const p = lib.area(1, 4 * words);
+      const rc = s.kind === MEDIA_TX ? lib.x.ec_media_tx_get_stats(s.st, p) : lib.x.ec_media_rx_get_stats(s.st, now, p);
+      if (rc < 0) return rc;
+      const n = Math.min(4 * words, dst.len);
+      return mem.write(outId, new Uint8Array(lib.x.memory.buffer, p, n)) < 0 ? ERR_BUFFER : words;
     },
     codec_g711_enc: (law, inId, outId) =>
       io(inId, outId, (pin, n, pout, cap) => lib.x.ec_g711_encode(law, pin, n >> 1, pout, cap), (n) => n),

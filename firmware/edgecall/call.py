@@ -1,0 +1,255 @@
+# call.py — calls on the device: signalling (edgecall.signaling) plus the media path.
+#
+# Publish: hal.audio microphone → MediaSender (codec, RTP, RED/FEC, NACK cache, RTCP SR: the C
+# media stack through hal.codec) → hal.net UDP to the relay port the channel server gave us.
+# Receive: hal.net UDP → MediaReceiver (jitter buffer, decoder, PLC; RTCP RR/NACK back) →
+# hal.audio speaker, one 20 ms frame per frame period. RTCP from the peer goes to both halves
+# (its SR to the receiver, its RR/NACK to the sender).
+#
+# Settings (group 3, hal.storage): "call/server" = b"host:port" of the channel server,
+# "call/answer" = b"auto" (default) or b"manual". The service starts at boot when the device is
+# provisioned and call/server is set, or on the console's "join" request.
+import asyncio
+import time
+
+import hal
+from edgecall import log, provision
+from edgecall.signaling import Signaling
+
+FRAME_MS = 20
+RATES = {"g722": 16000, "pcmu": 8000, "pcma": 8000}
+HISTORY = 20
+
+
+def _setting(name, default=None):
+    raw = hal.part("storage").get(name)
+    return raw.decode() if raw else default
+
+
+def _push(lst, value):
+    lst.append(value)
+    if len(lst) > HISTORY:
+        lst.pop(0)
+
+
+def _is_rtcp(pkt):
+    return len(pkt) > 1 and 200 <= pkt[1] <= 206
+
+
+class Media:
+    """One call's media: audio stream, UDP socket, sender and receiver."""
+
+    def __init__(self, codec, host, relay_port):
+        c = hal.part("codec")
+        self.rate = RATES.get(codec, 8000)
+        self.codec = codec
+        self.host, self.port = host, relay_port
+        self.audio = hal.part("audio").Audio(rate=self.rate, frame_ms=FRAME_MS)
+        self.udp = hal.part("net").Udp()
+        self.tx = c.MediaSender(codec=codec, ptime_ms=FRAME_MS, nack=True, adapt=True, max_ptime_ms=40)
+        self.rx = c.MediaReceiver(codec=codec, ptime_ms=FRAME_MS, nack=True, buffer_ms=400)
+        self.mic = bytearray(self.audio.frame_bytes)
+        self.out = bytearray(self.audio.frame_bytes)
+        self.t0 = time.ticks_ms()
+        self.next_play = None
+        self.first_audio_ms = None
+        self.udp.sendto(b"\x00", host, relay_port)  # registers our address at the relay
+
+    def _send(self, pkt):
+        try:
+            self.udp.sendto(pkt, self.host, self.port)
+        except OSError as e:
+            log.warn("media send: %r" % (e,))
+
+    def step(self):
+        """Moves everything that is due; returns True when it did any work."""
+        now = time.ticks_ms()
+        busy = False
+        while self.audio.readinto(self.mic):
+            self.tx.push(self.mic, now)
+            busy = True
+        pkt = self.tx.poll(now)
+        while pkt is not None:
+            self._send(pkt)
+            pkt = self.tx.poll(now)
+        for _ in range(16):
+            got = self.udp.recvfrom()
+            if got is None:
+                break
+            data = got[0]
+            busy = True
+            if _is_rtcp(data):
+                self.tx.on_packet(data, now)
+                self.rx.on_packet(data, now)
+            elif self.rx.on_packet(data, now) == "media" and self.first_audio_ms is None:
+                self.first_audio_ms = time.ticks_diff(now, self.t0)
+                self.next_play = now
+        if self.next_play is not None and time.ticks_diff(now, self.next_play) >= 0:
+            self.rx.pull_into(self.out, now)
+            self.audio.write_frame(self.out)
+            self.next_play = time.ticks_add(self.next_play, FRAME_MS)
+            if time.ticks_diff(now, self.next_play) > 10 * FRAME_MS:  # we were stalled: catch up
+                self.next_play = now
+            busy = True
+        fb = self.rx.poll_feedback(now)
+        while fb is not None:
+            self._send(fb)
+            fb = self.rx.poll_feedback(now)
+        return busy
+
+    def stats(self):
+        now = time.ticks_ms()
+        tx, rx = self.tx.stats(), self.rx.stats(now)
+        return {
+            "codec": self.codec, "ms": time.ticks_diff(now, self.t0), "first_audio_ms": self.first_audio_ms,
+            "tx": {k: tx[k] for k in ("packets", "octets", "retransmissions", "rtt_ms", "level", "fraction_lost",
+                                       "ptime_ms", "red", "fec_group", "g722_bitrate")},
+            "rx": {k: rx[k] for k in ("received", "expected", "lost", "late", "duplicates", "recovered_red",
+                                       "recovered_fec", "nack_recovered", "played", "concealed", "jitter",
+                                       "target_delay_ms", "delay_ms", "buffered_ms", "malformed")},
+            "mic_overruns": self.audio.overruns if hasattr(self.audio, "overruns") else 0,
+        }
+
+    def close(self):
+        for part in (self.tx, self.rx, self.audio, self.udp):
+            try:
+                part.close()
+            except (OSError, ValueError) as e:
+                log.warn("media close: %r" % (e,))
+
+
+class CallService:
+    """Signalling and media for the provisioned identity; what the console's call commands drive."""
+
+    def __init__(self, app):
+        self.app = app
+        self.sig = None
+        self.media = None
+        self.task = None
+        self.first_audio_ms = []  # type: list[int]
+        self.calls = []  # type: list[dict]
+        self.errors = 0
+        self._n = 0
+        self._call_t0 = 0
+
+    def configured(self):
+        return provision.token() is not None and _setting("call/server") is not None
+
+    def start(self):
+        """(Re)starts signalling with the current provisioning record and settings."""
+        st = provision.state()
+        server = _setting("call/server")
+        if st["state"] != "provisioned" or not server:
+            raise ValueError("not provisioned, or call/server not set")
+        host, port = server.rsplit(":", 1)
+        self.stop()
+        self.sig = Signaling(hal.part("net"), host, int(port), st["channel"], st["uid"], provision.token,
+                             on_event=self._event)
+        self.task = asyncio.create_task(self._run())
+        log.info("call service: %s as %s via %s" % (st["channel"], st["uid"], server))
+
+    def stop(self):
+        self._end_media("stopped")
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        if self.sig is not None:
+            self.sig.close()
+            self.sig = None
+        self.app.unbeat("media")
+        self.app.unbeat("signaling")
+
+    async def _run(self):
+        sig = self.sig
+        assert sig is not None
+        asyncio.create_task(sig.run(beat=lambda: self.app.beat("signaling")))
+        try:
+            while True:
+                self.app.beat("media")
+                busy = False
+                if self.media is not None:
+                    try:
+                        busy = self.media.step()
+                    except (OSError, ValueError) as e:
+                        self.errors += 1
+                        log.error("media: %r" % (e,))
+                        self._end_media("media error")
+                await asyncio.sleep_ms(2 if busy else 5)
+        finally:
+            sig.stop()
+
+    # ---- events from signalling ----
+    def _event(self, kind, info):
+        sig = self.sig
+        if sig is None:
+            return
+        if kind == "ring" and _setting("call/answer", "auto") == "auto":
+            sig.accept()
+        elif kind == "in-call":
+            self._start_media(sig, info.get("codec") or "pcmu")
+        elif kind in ("ended", "lost"):
+            self._end_media(info.get("reason") or kind)
+
+    def _start_media(self, sig, codec):
+        self._end_media("restart")
+        try:
+            self.media = Media(codec, sig.host, sig.relay_port)
+        except (OSError, ValueError) as e:
+            self.errors += 1
+            log.error("media start: %r" % (e,))
+            self.media = None
+
+    def _end_media(self, reason):
+        m = self.media
+        if m is None:
+            return
+        self.media = None
+        st = m.stats()
+        m.close()
+        if st["first_audio_ms"] is not None:
+            _push(self.first_audio_ms, st["first_audio_ms"])
+        st["call"] = self.sig.call_id if self.sig is not None else None
+        st["reason"] = reason
+        self.calls.append(st)
+        if len(self.calls) > 4:
+            self.calls.pop(0)
+
+    # ---- console requests ----
+    def invite(self, to):
+        if self.sig is None:
+            raise ValueError("call service not started")
+        self._n += 1
+        call_id = "%s-%d-%d" % (self.sig.uid, time.ticks_diff(time.ticks_ms(), self.app.started_ms), self._n)
+        if not self.sig.invite(to, call_id):
+            raise ValueError("cannot call now (%s, %s)" % (self.sig.state, self.sig.call_state))
+        return call_id
+
+    def accept(self):
+        if self.sig is None or self.sig.call_state != "ringing":
+            raise ValueError("no incoming call")
+        self.sig.accept()
+
+    def hangup(self):
+        if self.sig is None or self.sig.call_id is None:
+            raise ValueError("no call")
+        self.sig.hangup()
+
+    def status(self):
+        sig = self.sig
+        out = {"service": "stopped" if sig is None else "running", "errors": self.errors,
+               "first_audio_ms": self.first_audio_ms, "calls": self.calls}
+        if sig is not None:
+            out.update(sig.status())
+        if self.media is not None:
+            out["media"] = self.media.stats()
+        return out
+
+
+service = None
+
+
+def get(app):
+    global service
+    if service is None:
+        service = CallService(app)
+    return service

@@ -1,0 +1,1 @@
+"""Hardware-in-the-loop test runs (`edgecall hil …`): runner, scenarios and reports."""

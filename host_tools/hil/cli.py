@@ -1,0 +1,61 @@
+"""`edgecall hil run`: arguments to a RunConfig, the run, the summary table and the exit code."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from host_tools.paths import BUILD, TESTDATA
+
+OUT = BUILD / "hil"
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from host_tools.channel import profiles
+    from host_tools.hil import report, runner, scenarios
+
+    if args.impair:
+        try:
+            profiles.load(args.impair)
+        except ValueError as e:
+            print(f"edgecall hil run: {e}", file=sys.stderr)
+            return EXIT_USAGE
+    if args.devices < 2 and not args.port:
+        print("edgecall hil run: calls need at least 2 devices", file=sys.stderr)
+        return EXIT_USAGE
+    opts = scenarios.Options(duration=args.duration, cycles=args.cycles, reboots=args.reboots, stress_s=args.stress,
+                             impair=args.impair, seed=args.seed)
+    cfg = runner.RunConfig(devices=args.devices, ports=args.port or [], only=args.scenario or [], opts=opts,
+                           mic=args.mic, json_out=args.json, html_out=args.html, junit_out=args.junit,
+                           command="edgecall " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    try:
+        runner._select(scenarios.standard(opts), cfg.only)
+    except ValueError as e:
+        print(f"edgecall hil run: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    result = runner.run(cfg)
+    print(report.summary_table(result))
+    print(f"reports: {cfg.json_out}, {cfg.junit_out}, {cfg.html_out}")
+    return EXIT_OK if result["passed"] else EXIT_FAIL
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    hil = sub.add_parser("hil", help="hardware-in-the-loop runs").add_subparsers(dest="hil_cmd", required=True)
+    r = hil.add_parser("run", help="the whole job: devices, firmware, tokens, call scenarios, reports")
+    r.add_argument("--devices", type=int, default=2, help="virtual devkits to start (default 2)")
+    r.add_argument("--port", action="append", metavar="P", help="a real board's serial port (repeat; replaces the devkits)")
+    r.add_argument("--scenario", action="append", metavar="NAME", help="run only these (glob, repeat), e.g. 'call-*'")
+    r.add_argument("--impair", metavar="PROFILE", help="run the call scenarios under this profile (name or JSON) only")
+    r.add_argument("--duration", type=float, default=6.0, help="seconds each scored call is held (default 6)")
+    r.add_argument("--cycles", type=int, default=20, help="call set-up/tear-down cycles per profile (default 20)")
+    r.add_argument("--reboots", type=int, default=100, help="reboot cycles in serial-stress (default 100)")
+    r.add_argument("--stress", type=float, default=10.0, help="seconds of back-to-back console requests (default 10)")
+    r.add_argument("--seed", type=int, default=1, help="impairment seed (default 1)")
+    r.add_argument("--mic", type=Path, default=TESTDATA / "speech" / "speech_16k.wav", help="16 kHz mono WAV the microphones play")
+    r.add_argument("--json", type=Path, default=OUT / "report.json", metavar="OUT")
+    r.add_argument("--html", type=Path, default=OUT / "report.html", metavar="OUT")
+    r.add_argument("--junit", type=Path, default=OUT / "report.xml", metavar="OUT")
+    r.set_defaults(func=cmd_run)

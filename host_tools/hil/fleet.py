@@ -1,0 +1,138 @@
+"""Bringing devices under test up and down: virtual devkits (started blank, the signed firmware
+image flashed over SMP through their bootloader, as on a factory line) or real boards by port;
+then tokens from the provisioning station (recorded in a ledger) and the call settings.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from host_tools.firmware import image
+from host_tools.flash.session import Flasher
+from host_tools.hil.dut import Dut
+from host_tools.ledger.ledger import Ledger
+from host_tools.provision.station import Config, provision
+from host_tools.sim import manager
+
+BAUD = 921600
+CHANNEL = "hil"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The app the HIL run's tokens are for (a fresh random certificate per run)."""
+
+    app_id: str
+    app_cert: bytes
+
+    @staticmethod
+    def fresh() -> Identity:
+        return Identity(secrets.token_hex(16), secrets.token_hex(16).encode())
+
+
+def start_virtual(count: int, root: Path, mic: Path | None, heap: int | None = None,
+                  prefix: str = "hil") -> list[Dut]:
+    """Blank devkits (empty flash and slots) in `root`, ready for flashing."""
+    ids = [f"{prefix}{i}" for i in range(count)]
+    opts: dict[str, Any] = {"heap": heap} if heap else {}
+    infos = manager.start(ids=ids, root=root, blank=True, baud=BAUD, mic=mic, **opts)
+    return [Dut(i.id, "virtual", i.port or "", BAUD, sim_dir=root / i.id) for i in infos]
+
+
+def boards(ports: Iterable[str], baud: int = 115200) -> list[Dut]:
+    return [Dut(f"board{i}", "board", p, baud) for i, p in enumerate(ports)]
+
+
+def stop_virtual(duts: Iterable[Dut], root: Path) -> None:
+    for d in duts:
+        d.close()
+    manager.stop_all(root)
+
+
+def power_cut_and_restart(dut: Dut, root: Path, off_s: float = 0.5) -> None:
+    """Pulls a devkit's power, waits, powers it on again (its flash is kept)."""
+    dut.close()
+    manager.power_cut(dut.id, root)
+    time.sleep(off_s)
+    info = manager.start(ids=[dut.id], root=root, baud=dut.baud)[0]
+    dut.port = info.port or ""
+
+
+def build_image(out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return Path(image.build_image(out=out_dir / "edgecall-hil.bin").path)
+
+
+def enter_bootloader(dut: Dut) -> None:
+    """A factory-fresh devkit runs the bare MicroPython REPL (no image, no console): ask it for
+    its bootloader there, as `edgecall flash` tells a user to."""
+    from host_tools.deploy.raw_repl import DeployError, RawRepl
+
+    dut.close()
+    try:
+        with RawRepl(dut.port, timeout=5) as repl:
+            repl.t.serial.write(b"import machine\r\nmachine.bootloader()\r\n\x04")
+    except DeployError as e:
+        raise RuntimeError(f"{dut.id}: could not reach the REPL to enter the bootloader: {e}") from e
+
+
+def flash_all(duts: list[Dut], img: Path, log: Callable[[str], None], fresh: bool = False) -> dict[str, float]:
+    """Flashes every device in parallel (SMP upload, test boot, confirm); seconds per device."""
+    def one(d: Dut) -> float:
+        d.close()
+        if d.kind == "virtual" and fresh:
+            enter_bootloader(d)
+        if d.kind == "virtual":
+            from host_tools.device.resolve import resolve
+
+            t = resolve(None, d.id, d.sim_dir.parent if d.sim_dir else None)
+            flasher = Flasher(t.port, t.allowed_holders, baud=d.baud, boot_timeout=60)
+        else:
+            flasher = Flasher(d.port, baud=d.baud, boot_timeout=60)
+        r = flasher.run(img)
+        log(f"{d.id}: flashed {r.version_after} in {r.seconds:.1f} s ({r.throughput / 1024:.1f} KiB/s)")
+        return r.seconds
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(duts)))) as pool:
+        return dict(zip((d.id for d in duts), pool.map(one, duts)))
+
+
+def station(dut: Dut, ledger_url: str, ident: Identity, ttl: int = 3600, channel: str = CHANNEL,
+            **cfg: Any) -> dict[str, Any]:
+    """One pass of the provisioning station over the device (Config's other fields in cfg)."""
+    ledger = Ledger(ledger_url, station=f"hil-{os.getpid()}")
+    try:
+        config = Config(app_id=ident.app_id, app_cert=ident.app_cert, channel=channel, ttl=ttl,
+                        batch=f"hil-{ident.app_id[:8]}", **cfg)
+        return provision(dut.console, ledger, config).as_dict()
+    finally:
+        ledger.close()
+
+
+def provision_all(duts: list[Dut], ledger_url: str, ident: Identity, ttl: int = 3600) -> list[dict[str, Any]]:
+    """Tokens from the station into every device (re-provisioning what a previous run left)."""
+    out = []
+    for d in duts:
+        outcome = station(d, ledger_url, ident, ttl, reprovision_reason="hil run: fresh app identity")
+        d.uid = str(d.request("provisioning")["uid"])
+        out.append({"device": d.id, "uid": d.uid, **outcome})
+    return out
+
+
+def renew(dut: Dut, ledger_url: str, ident: Identity, ttl: int) -> dict[str, Any]:
+    """A station renewal of the device's token (same uid) with the given lifetime."""
+    return station(dut, ledger_url, ident, ttl, renew=True)
+
+
+def configure(duts: list[Dut], server_host: str, server_port: int, answer: str = "auto") -> None:
+    """Call settings, then the call service (re)started with them."""
+    for d in duts:
+        d.request("setting_set", "call/server", f"{server_host}:{server_port}".encode())
+        d.request("setting_set", "call/answer", answer.encode())
+        d.call("join")

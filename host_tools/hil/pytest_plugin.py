@@ -1,0 +1,157 @@
+"""pytest plugin (entry point `pytest11`: edgecall) for writing your own HIL tests, the way
+pytest-embedded does for its boards:
+
+    def test_call(dut_pair, channel_server):
+        a, b = dut_pair
+        r = calls.call(a, b, hold_s=2)
+        assert r.ok, r.error
+
+    @pytest.mark.impairment("wifi-busy")
+    def test_call_on_busy_wifi(dut_pair): ...
+
+Fixtures:
+  channel_server  the channel server (its own thread), with the test's impairment profile applied
+                  (mark `impairment(NAME or JSON)`, default clean); .host, .port, .ident,
+                  .outage(uid, s), .snapshot()
+  dut             one device under test (host_tools.hil.dut.Dut), provisioned, configured for the
+                  channel server, joined and idle
+  dut_pair        two of them
+Devices are virtual devkits (started once per session, firmware installed directly) unless
+`--port P` is given (repeat for two boards), which uses real boards already running the firmware.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("edgecall", "EdgeCall hardware-in-the-loop")
+    g.addoption("--port", action="append", default=None, metavar="P",
+                help="serial port of a real board running the EdgeCall firmware (repeat for a pair)")
+    g.addoption("--edgecall-baud", type=int, default=115200, help="baud rate of --port boards (default 115200)")
+    g.addoption("--edgecall-mic", default=None, metavar="WAV",
+                help="16 kHz mono WAV the devkits' microphones play (default ../shared speech)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "impairment(profile): the channel server's link impairment for this test "
+                                       "(a profile name such as wifi-busy, or JSON)")
+
+
+@dataclass
+class _Session:
+    server: Any
+    ident: Any
+    ledger: str
+    duts: list[Any]
+    sim_root: Path | None
+    tmp: Path
+
+
+def _start(config: pytest.Config, count: int) -> _Session:
+    from host_tools.channel.thread import ServerThread
+    from host_tools.firmware import build
+    from host_tools.hil import calls, fleet
+    from host_tools.hil.dut import Dut
+    from host_tools.paths import TESTDATA
+    from host_tools.sim import manager
+
+    tmp = Path(tempfile.mkdtemp(prefix="edgecall-hil-"))
+    ident = fleet.Identity.fresh()
+    server = ServerThread(ident.app_id, ident.app_cert)
+    ports = config.getoption("--port") or []
+    sim_root: Path | None = None
+    duts: list[Dut] = []
+    try:
+        if ports:
+            if len(ports) < count:
+                raise pytest.UsageError(f"this test needs {count} boards: give --port {count} times")
+            duts = fleet.boards(ports, baud=config.getoption("--edgecall-baud"))
+        else:
+            sim_root = tmp / "sim"
+            mic = Path(config.getoption("--edgecall-mic") or TESTDATA / "speech" / "speech_16k.wav")
+            infos = manager.start(ids=[f"dut{i}" for i in range(count)], root=sim_root, blank=True,
+                                  baud=fleet.BAUD, mic=mic if mic.is_file() else None,
+                                  install_files=build.files("vdk"))
+            duts = [Dut(i.id, "virtual", i.port or "", fleet.BAUD, sim_dir=sim_root / i.id) for i in infos]
+        ledger = str(tmp / "ledger.sqlite3")
+        for d in duts:
+            d.wait_ready(30)
+        fleet.provision_all(duts, ledger, ident)
+        fleet.configure(duts, server.host, server.port)
+        calls.wait_joined(duts, timeout=20)
+    except BaseException:
+        for d in duts:
+            d.close()
+        if sim_root is not None:
+            manager.stop_all(sim_root)
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return _Session(server, ident, ledger, duts, sim_root, tmp)
+
+
+def _stop(s: _Session) -> None:
+    from host_tools.sim import manager
+
+    for d in s.duts:
+        d.close()
+    if s.sim_root is not None:
+        manager.stop_all(s.sim_root)
+    s.server.stop()
+    shutil.rmtree(s.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def _edgecall_session(request: pytest.FixtureRequest) -> Iterator[_Session]:
+    s = _start(request.config, 2 if not request.config.getoption("--port") else len(request.config.getoption("--port")))
+    yield s
+    _stop(s)
+
+
+@pytest.fixture
+def channel_server(_edgecall_session: _Session, request: pytest.FixtureRequest) -> Iterator[Any]:
+    from host_tools.channel import profiles
+
+    mark = request.node.get_closest_marker("impairment")
+    name = mark.args[0] if mark and mark.args else "clean"
+    srv = _edgecall_session.server
+    srv.set_impairment(profiles.load(name), seed=1)
+    srv.ident = _edgecall_session.ident
+    srv.ledger = _edgecall_session.ledger
+    srv.profile = name
+    yield srv
+    srv.set_impairment(profiles.load("clean"))
+
+
+def _ready(duts: list[Any]) -> list[Any]:
+    from host_tools.hil import calls
+
+    for d in duts:
+        st = d.call_status()
+        if st.get("call_state") not in ("idle", None):
+            d.call("hangup")
+        if st.get("state") != "joined":
+            d.call("join")
+    calls.wait_joined(duts, timeout=20)
+    return duts
+
+
+@pytest.fixture
+def dut(_edgecall_session: _Session, channel_server: Any) -> Any:
+    return _ready(_edgecall_session.duts[:1])[0]
+
+
+@pytest.fixture
+def dut_pair(_edgecall_session: _Session, channel_server: Any) -> tuple[Any, Any]:
+    if len(_edgecall_session.duts) < 2:
+        pytest.skip("dut_pair needs two devices (give --port twice for boards)")
+    a, b = _ready(_edgecall_session.duts[:2])
+    return a, b

@@ -1,0 +1,364 @@
+"""The standard HIL scenarios. Each takes the run's Context, returns its metrics, and raises
+ScenarioFailed (or any error) when the device did not behave; the runner times it, attaches a
+diagnostic bundle on failure, and feeds the metrics into the report."""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from host_tools.audiofiles import read_wav
+from host_tools.channel import profiles
+from host_tools.channel.thread import ServerThread
+from host_tools.hil import calls, fleet
+from host_tools.hil.dut import Dut
+from host_tools.token import accesstoken2 as at
+
+CALL_PROFILES = ("clean", "wifi-busy", "cellular-edge", "lossy-30")
+CYCLE_PROFILES = ("clean", "wifi-busy")
+AVAILABILITY = {"clean": 0.999, "wifi-busy": 0.99}
+# Lowest acceptable PESQ-WB of the whole system per profile: well below what it reaches (clean
+# ~4.47, the codec's own ceiling; wifi-busy ~1.7, cellular-edge ~1.35, lossy-30 ~1.45 in
+# 6 s calls), so that only broken audio fails. The report puts the netstack's figure for the
+# same impairment beside it.
+PESQ_FLOOR = {"clean": 3.5, "wifi-busy": 1.3, "cellular-edge": 1.1, "lossy-30": 1.05}
+HEAP_TOLERANCE = 2048
+
+
+class ScenarioFailed(AssertionError):
+    pass
+
+
+def check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ScenarioFailed(msg)
+
+
+@dataclass
+class Options:
+    duration: float = 6.0  # seconds each scored call is held
+    cycles: int = 20  # call set-up/tear-down cycles per profile
+    reboots: int = 100
+    stress_s: float = 10.0
+    impair: str | None = None  # run the call scenarios under this profile only
+    seed: int = 1
+
+
+@dataclass
+class Context:
+    duts: list[Dut]
+    server: ServerThread
+    ident: fleet.Identity
+    ledger_url: str
+    mic: Path
+    sim_root: Path | None
+    opts: Options
+    log: Callable[[str], None]
+    t0: float = field(default_factory=time.time)
+    join_ms: list[float] = field(default_factory=list)
+    first_audio_ms: list[float] = field(default_factory=list)
+    pesq_wb: dict[str, float] = field(default_factory=dict)
+    stoi: dict[str, float] = field(default_factory=dict)
+    netstack_pesq_wb: dict[str, float] = field(default_factory=dict)
+    call_success: dict[str, float] = field(default_factory=dict)
+    jb_series: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pair(self) -> tuple[Dut, Dut]:
+        return self.duts[0], self.duts[1]
+
+    def impair(self, name: str) -> None:
+        self.server.set_impairment(profiles.load(name), seed=self.opts.seed)
+
+    def last_join(self, dut: Dut) -> None:
+        js = dut.call_status().get("join_ms") or []
+        if js:
+            self.join_ms.append(float(js[-1]))
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else float("nan")
+
+
+def _host_resources() -> dict[str, int]:
+    me = os.getpid()
+    children = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == me:
+                        children += 1
+            except (OSError, ValueError, IndexError):
+                continue
+    return {"fds": len(os.listdir("/proc/self/fd")), "children": children, "threads": len(os.listdir("/proc/self/task"))}
+
+
+def _heap_used(d: Dut) -> int:
+    return int(d.info()["heap_used"])
+
+
+# ---- scenarios ------------------------------------------------------------------------------
+
+def join(ctx: Context) -> dict[str, Any]:
+    """Leave and rejoin each device repeatedly; the device measures join request to joined."""
+    for _ in range(5):
+        for d in ctx.duts:
+            d.call("leave")
+            d.call("join")
+            d.wait_status(calls.idle, 10.0, "joined")
+            ctx.last_join(d)
+    check(bool(ctx.join_ms), "no join time measured")
+    return {"joins": len(ctx.join_ms), "join_p50_ms": _pct(ctx.join_ms, 50), "join_p95_ms": _pct(ctx.join_ms, 95)}
+
+
+def _cycles(ctx: Context, profile: str) -> dict[str, Any]:
+    a, b = ctx.pair
+    ctx.impair(profile)
+    calls.wait_joined([a, b])
+    heap0 = [_heap_used(d) for d in (a, b)]
+    host0 = _host_resources()
+    ok, setups, errors = 0, [], []
+    n = ctx.opts.cycles
+    baseline: list[int] | None = None
+    for i in range(n):
+        r = calls.call(a, b, hold_s=0.2) if i % 2 == 0 else calls.call(b, a, hold_s=0.2)
+        if r.ok:
+            ok += 1
+            setups.append(r.setup_ms or 0.0)
+            ctx.first_audio_ms.extend(r.first_audio_ms)
+        else:
+            errors.append(f"cycle {i}: {r.error}")
+            calls.wait_joined([a, b], timeout=20)
+        if i == min(9, n - 1):
+            baseline = [_heap_used(d) for d in (a, b)]
+        if n >= 100 and (i + 1) % 100 == 0:
+            ctx.log(f"  {profile}: {i + 1}/{n} cycles, {ok} set up")
+    heap1 = [_heap_used(d) for d in (a, b)]
+    host1 = _host_resources()
+    ratio = ok / n if n else 0.0
+    ctx.call_success[profile] = ratio
+    base = baseline or heap0
+    growth = [h1 - h0 for h0, h1 in zip(base, heap1)]
+    out = {"cycles": n, "set_up": ok, "availability": ratio, "setup_p50_ms": _pct(setups, 50),
+           "setup_p95_ms": _pct(setups, 95), "heap_start": heap0, "heap_baseline": base, "heap_end": heap1,
+           "heap_growth": growth, "host_before": host0, "host_after": host1, "errors": errors[:10]}
+    check(ratio >= AVAILABILITY.get(profile, 0.99),
+          f"call set-up availability {ratio:.2%} under {profile} (< {AVAILABILITY.get(profile, 0.99):.1%}): {errors[:3]}")
+    check(all(abs(g) <= HEAP_TOLERANCE for g in growth), f"device heap grew by {growth} bytes over {n} cycles")
+    check(host1["fds"] <= host0["fds"] and host1["children"] <= host0["children"],
+          f"host resources grew: {host0} -> {host1}")
+    return out
+
+
+def _reference(ctx: Context) -> np.ndarray:
+    pcm, rate = read_wav(ctx.mic)
+    check(rate == 16000, f"the microphone file must be 16 kHz for G.722 calls, not {rate} Hz")
+    return pcm
+
+
+def scored_call(ctx: Context, profile: str) -> dict[str, Any]:
+    """A call held for --duration under the profile; both directions scored (PESQ-WB, STOI)."""
+    from host_tools.hil import netref, score
+
+    a, b = ctx.pair
+    ctx.impair(profile)
+    calls.wait_joined([a, b])
+    r = calls.call(a, b, hold_s=ctx.opts.duration, sample_every=0.25, sample_t0=ctx.t0)
+    check(r.ok, f"the call failed: {r.error}")
+    ctx.first_audio_ms.extend(r.first_audio_ms)
+    ctx.jb_series[profile] = r.samples
+    ref = _reference(ctx)
+    scores = []
+    for d in (a, b):
+        assert d.sim_dir is not None
+        rec, _ = score.read_speaker(d.sim_dir, r.started - 0.5, r.ended)
+        scores.append(score.score_call(ref, rec))
+    pesq = float(np.mean([s["pesq_wb"] for s in scores]))
+    stoi = float(np.mean([s["stoi"] for s in scores]))
+    ctx.pesq_wb[profile] = round(pesq, 3)
+    ctx.stoi[profile] = round(stoi, 4)
+    try:
+        ref_fig = netref.netstack_pesq(profile, ctx.mic, seed=ctx.opts.seed)
+        ctx.netstack_pesq_wb[profile] = round(float(ref_fig["pesq_wb"]), 3)
+    except (ValueError, RuntimeError) as e:
+        ctx.log(f"  netstack reference for {profile} unavailable: {e}")
+    rx = {d.id: r.stats[d.id].get("rx", {}) for d in (a, b)}
+    out = {"pesq_wb": ctx.pesq_wb[profile], "stoi": ctx.stoi[profile], "directions": scores,
+           "netstack_pesq_wb": ctx.netstack_pesq_wb.get(profile), "rx": rx, "setup_ms": r.setup_ms,
+           "first_audio_ms": r.first_audio_ms}
+    floor = PESQ_FLOOR.get(profile, 1.0)
+    check(pesq >= floor, f"PESQ-WB {pesq:.2f} under {profile} is below {floor}")
+    return out
+
+
+def reconnect(ctx: Context) -> dict[str, Any]:
+    """A 12 s outage of one party's network mid-call: it reports reconnecting (4 s), then lost
+    (10 s), rejoins with back-off when the link is back; the peer's call ends; a new call works."""
+    a, b = ctx.pair
+    ctx.impair("clean")
+    calls.wait_joined([a, b])
+    a.call("invite", to=b.uid)
+    b.wait_status(lambda s: s.get("call_state") == "in-call", 5, "in a call")
+    t_cut = time.monotonic()
+    ctx.server.outage(b.uid, 12.0)
+    st = b.wait_status(lambda s: s.get("state") == "reconnecting", 8, "reconnecting")
+    seen_reconnecting = round(time.monotonic() - t_cut, 2)
+    b.wait_status(lambda s: s.get("state") in ("lost", "joining", "offline"), 10, "lost")
+    seen_lost = round(time.monotonic() - t_cut, 2)
+    a.wait_status(calls.idle, 15, "told the call ended")
+    b.wait_status(calls.idle, 25, "rejoined after the outage")
+    rejoined = round(time.monotonic() - t_cut, 2)
+    ctx.last_join(b)
+    r = calls.call(a, b, hold_s=1.0)
+    check(r.ok, f"the call after the rejoin failed: {r.error}")
+    check(seen_reconnecting >= 3.5, f"reported reconnecting after {seen_reconnecting} s (expected ~4 s)")
+    return {"reconnecting_after_s": seen_reconnecting, "lost_after_s": seen_lost, "rejoined_after_s": rejoined,
+            "reconnects": st["stats"]["reconnects"], "call_after": r.setup_ms}
+
+
+def token_renewal(ctx: Context) -> dict[str, Any]:
+    """A device joins with a 14 s token; the station then renews the stored token; the server's
+    will-expire notice makes the device renew in place mid-call; the call outlives the old token."""
+    a, b = ctx.pair
+    ctx.impair("clean")
+    fleet.renew(a, ctx.ledger_url, ctx.ident, ttl=14)
+    a.call("leave")
+    a.call("join")
+    st = a.wait_status(calls.idle, 10, "joined with the short token")
+    short_expiry = int(st["expires_at"])
+    renewals0 = int(st["stats"]["renewals"])
+    fleet.renew(a, ctx.ledger_url, ctx.ident, ttl=3600)
+    a.call("invite", to=b.uid)
+    a.wait_status(lambda s: s.get("call_state") == "in-call", 5, "in a call")
+    st = a.wait_status(lambda s: int(s["stats"]["renewals"]) > renewals0, 20, "renewed in place")
+    check(int(st["expires_at"]) > short_expiry + 600, f"renewed expiry {st['expires_at']} is not the new token's")
+    while time.time() < short_expiry + 2:
+        time.sleep(0.2)
+    played0 = int(a.call_status()["media"]["rx"]["played"])
+    time.sleep(1.0)
+    st = a.call_status()
+    check(st.get("call_state") == "in-call" and st.get("state") == "joined", f"the call did not outlive the old token: {st.get('state')}/{st.get('call_state')}")
+    check(int(st["media"]["rx"]["played"]) > played0, "no audio played after the old token's expiry")
+    a.call("hangup")
+    a.wait_status(calls.idle, 5, "idle after hang-up")
+    return {"short_expiry": short_expiry, "renewed_expiry": int(st["expires_at"]), "renewals": int(st["stats"]["renewals"])}
+
+
+def refused_tokens(ctx: Context) -> dict[str, Any]:
+    """A forged token (wrong certificate) and an expired one are refused with their reasons; the
+    device is then re-provisioned by the station and joins again."""
+    d = ctx.duts[-1]
+    prov = d.request("provisioning")
+    now = int(time.time())
+    cases = {
+        "forged": at.build(ctx.ident.app_id, b"f" * 32, prov["channel"], prov["uid"], 3600),
+        "expired": at.build(ctx.ident.app_id, ctx.ident.app_cert, prov["channel"], prov["uid"], 60, issue_ts=now - 600),
+    }
+    reasons: dict[str, str] = {}
+    for name, token in cases.items():
+        rec = {"app_id": ctx.ident.app_id, "channel": prov["channel"], "uid": prov["uid"], "token": token,
+               "expires": at.parse(token).expires_at()}
+        d.request("store_provisioning", rec, reprovision=True)
+        before = dict(ctx.server.snapshot()["refused"])
+        d.call("leave")
+        d.call("join")
+        d.wait_status(lambda s: s.get("state") == "refused", 10, f"refused ({name} token)")
+        after = ctx.server.snapshot()["refused"]
+        new = [k for k in after if after[k] > before.get(k, 0)]
+        check(bool(new), f"the server recorded no refusal for the {name} token")
+        reasons[name] = new[0]
+    check("expired" in reasons["expired"], f"expired token refused for another reason: {reasons['expired']}")
+    check("signature" in reasons["forged"], f"forged token refused for another reason: {reasons['forged']}")
+    fleet.station(d, ctx.ledger_url, ctx.ident, uid=prov["uid"],
+                  reprovision_reason="hil: restore after the refused-token test")
+    d.call("leave")
+    d.call("join")
+    d.wait_status(calls.idle, 10, "joined again with the station's token")
+    ctx.last_join(d)
+    return {"reasons": reasons}
+
+
+def power_cut(ctx: Context) -> dict[str, Any]:
+    """The callee loses power mid-call: the caller's call ends; the callee boots, rejoins by itself
+    (provisioned and configured), and the next call works."""
+    a, b = ctx.pair
+    check(b.kind == "virtual" and ctx.sim_root is not None, "needs a virtual devkit (power control)")
+    ctx.impair("clean")
+    calls.wait_joined([a, b])
+    a.call("invite", to=b.uid)
+    a.wait_status(lambda s: (s.get("media") or {}).get("first_audio_ms") is not None, 6, "in a call with audio")
+    t_cut = time.monotonic()
+    assert ctx.sim_root is not None
+    fleet.power_cut_and_restart(b, ctx.sim_root)
+    a.wait_status(calls.idle, 15, "told the call ended")
+    caller_idle = round(time.monotonic() - t_cut, 2)
+    b.wait_ready(30)
+    b.wait_status(calls.idle, 20, "rejoined after power-up")
+    back = round(time.monotonic() - t_cut, 2)
+    ctx.last_join(b)
+    r = calls.call(a, b, hold_s=1.0)
+    check(r.ok, f"the call after the power cut failed: {r.error}")
+    return {"caller_idle_after_s": caller_idle, "callee_back_after_s": back, "call_after_ms": r.setup_ms}
+
+
+def serial_stress(ctx: Context) -> dict[str, Any]:
+    """Console echo requests back to back for --stress seconds (random sizes, every response
+    checked), then --reboots reboot cycles, each followed by a checked request."""
+    import random
+
+    d = ctx.duts[0]
+    rng = random.Random(ctx.opts.seed)
+    lat: list[float] = []
+    lost = mismatched = 0
+    end = time.monotonic() + ctx.opts.stress_s
+    while time.monotonic() < end:
+        text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(rng.randint(1, 200)))
+        t = time.perf_counter()
+        try:
+            got = d.request("echo", text, retries=0)
+        except TimeoutError:
+            lost += 1
+            continue
+        lat.append((time.perf_counter() - t) * 1000.0)
+        mismatched += got != text
+    boots = []
+    for i in range(ctx.opts.reboots):
+        t = time.monotonic()
+        d.request("reboot", timeout=30)
+        boots.append(time.monotonic() - t)
+        token = f"after-reboot-{i}"
+        if d.request("echo", token) != token:
+            mismatched += 1
+    ctx.extra["serial"] = {"requests": len(lat), "p50_ms": round(_pct(lat, 50), 2), "p99_ms": round(_pct(lat, 99), 2),
+                           "rate_per_s": round(len(lat) / ctx.opts.stress_s, 1), "lost": lost,
+                           "mismatched": mismatched, "reboots": len(boots),
+                           "reboot_p50_s": round(statistics.median(boots), 2) if boots else None}
+    d.wait_status(calls.idle, 20, "joined after the reboots")
+    ctx.last_join(d)
+    check(lost == 0 and mismatched == 0, f"{lost} lost and {mismatched} mismatched console responses")
+    return dict(ctx.extra["serial"])
+
+
+Scenario = Callable[[Context], dict[str, Any]]
+
+
+def standard(opts: Options) -> list[tuple[str, Scenario]]:
+    """The standard suite, in order."""
+    cyc = [p for p in CYCLE_PROFILES if opts.impair in (None, p)] or [opts.impair or "clean"]
+    prof = [opts.impair] if opts.impair else list(CALL_PROFILES)
+    out: list[tuple[str, Scenario]] = [("join", join)]
+    for p in cyc:
+        out.append((f"call-cycles-{p}", lambda ctx, p=p: _cycles(ctx, p)))  # type: ignore[misc]
+    for p in prof:
+        out.append((f"call-{p}", lambda ctx, p=p: scored_call(ctx, p)))  # type: ignore[misc]
+    out += [("reconnect", reconnect), ("token-renewal", token_renewal), ("refused-token", refused_tokens),
+            ("power-cut", power_cut), ("serial-stress", serial_stress)]
+    return out

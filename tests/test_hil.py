@@ -1,0 +1,92 @@
+"""`edgecall hil run` end to end, as a user runs it: real devkits (blank, flashed over SMP through
+their bootloader), the station's tokens in a SQLite ledger, the channel server with its relay
+and impairment, calls with speech scored by PESQ/STOI, the three reports. Shortened: fewer
+cycles and reboots than the default suite, every scenario still runs."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import wave
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from host_tools.hil import report
+from host_tools.paths import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def hil(tmp: Path, *args: str, timeout: float = 900) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp / "reports"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("EDGECALL_SIM_DIR", None)
+    cmd = [sys.executable, "-m", "host_tools", "hil", "run", "--json", str(out / "r.json"), "--html",
+           str(out / "r.html"), "--junit", str(out / "r.xml"), *args]
+    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return p, out
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    for args, why in ((["--scenario", "nope"], "no scenario matches nope"),
+                      (["--impair", "marsnet"], "unknown impairment profile"),
+                      (["--devices", "1"], "at least 2 devices")):
+        p, out = hil(tmp_path, *args, timeout=60)
+        assert p.returncode == 2, p.stderr
+        assert why in p.stderr
+        assert not (out / "r.json").exists()
+
+
+def test_standard_suite_on_two_devkits(tmp_path: Path, testdata: Path) -> None:
+    p, out = hil(tmp_path, "--cycles", "4", "--reboots", "3", "--stress", "2", "--duration", "4")
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-6000:]
+    result = json.loads((out / "r.json").read_text())
+    assert report.validate(result) == []
+    names = [s["name"] for s in result["scenarios"]]
+    for want in ("setup", "join", "call-cycles-clean", "call-cycles-wifi-busy", "call-clean", "call-wifi-busy",
+                 "call-cellular-edge", "call-lossy-30", "reconnect", "token-renewal", "refused-token", "power-cut",
+                 "serial-stress"):
+        assert want in names
+    assert result["passed"] and all(s["passed"] for s in result["scenarios"])
+    m = result["metrics"]
+    assert m["join_ms"]["p95"] <= 600 and len(m["join_ms"]["samples"]) >= 10
+    assert m["first_audio_ms"]["p50"] is not None
+    assert set(m["pesq_wb"]) == {"clean", "wifi-busy", "cellular-edge", "lossy-30"}
+    assert m["pesq_wb"]["clean"] > m["pesq_wb"]["lossy-30"]
+    assert set(m["netstack_pesq_wb"]) == set(m["pesq_wb"])
+    assert set(m["call_success"]) == {"clean", "wifi-busy"}
+    assert m["serial"]["lost"] == 0 and m["serial"]["mismatched"] == 0 and m["serial"]["reboots"] == 3
+    assert result["series"]["heap"] and result["series"]["jb"]["clean"]
+    refused = next(s for s in result["scenarios"] if s["name"] == "refused-token")["metrics"]["reasons"]
+    assert "signature" in refused["forged"] and "expired" in refused["expired"]
+    suites = ET.parse(out / "r.xml").getroot()
+    assert int(suites.get("tests") or 0) == len(names) and int(suites.get("failures") or 0) == 0
+    assert "<svg" in (out / "r.html").read_text()
+    assert "call-lossy-30" in p.stdout  # the summary table
+
+
+def test_failed_scenario_attaches_a_diagnostic_bundle(tmp_path: Path, testdata: Path) -> None:
+    silence = tmp_path / "silence.wav"
+    with wave.open(str(silence), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(bytes(2 * 16000 * 3))
+    p, out = hil(tmp_path, "--scenario", "call-clean", "--mic", str(silence), "--duration", "3")
+    assert p.returncode == 1, p.stderr[-3000:]
+    result = json.loads((out / "r.json").read_text())
+    assert not result["passed"]
+    failed = [s for s in result["scenarios"] if not s["passed"]]
+    assert [s["name"] for s in failed] == ["call-clean"]
+    assert "no speech" in failed[0]["error"]
+    bundle = failed[0]["diagnostics"]
+    assert set(bundle) == {"hil0", "hil1"}
+    for dev in bundle.values():
+        assert dev["info"]["version"] and dev["log"] and dev["heap_history"]
+        assert dev["call_stats"]["state"] == "joined"
+        assert any(" tx " in line for line in dev["transcript"]) and any(" rx " in line for line in dev["transcript"])
+    case = [c for c in ET.parse(out / "r.xml").getroot().iter("testcase") if c.get("name") == "call-clean"][0]
+    assert case.find("failure") is not None
