@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import wave
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -69,24 +68,19 @@ def test_standard_suite_on_two_devkits(tmp_path: Path, testdata: Path) -> None:
 
 
 def test_failed_scenario_attaches_a_diagnostic_bundle(tmp_path: Path, testdata: Path) -> None:
-    silence = tmp_path / "silence.wav"
-    with wave.open(str(silence), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(bytes(2 * 16000 * 3))
-    p, out = hil(tmp_path, "--scenario", "call-clean", "--mic", str(silence), "--duration", "3")
+    """A relay that loses every packet: the call is set up, but no audio arrives."""
+    p, out = hil(tmp_path, "--scenario", "call-custom", "--impair", '{"loss_good": 1.0}', "--duration", "3")
     assert p.returncode == 1, p.stderr[-3000:]
     result = json.loads((out / "r.json").read_text())
     assert not result["passed"]
     failed = [s for s in result["scenarios"] if not s["passed"]]
-    assert [s["name"] for s in failed] == ["call-clean"]
-    assert "no speech" in failed[0]["error"]
+    assert [s["name"] for s in failed] == ["call-custom"]
+    assert "not receiving audio" in failed[0]["error"]
     bundle = failed[0]["diagnostics"]
     assert set(bundle) == {"hil0", "hil1"}
     for dev in bundle.values():
         assert dev["info"]["version"] and dev["log"] and dev["heap_history"]
         assert dev["call_stats"]["state"] == "joined"
         assert any(" tx " in line for line in dev["transcript"]) and any(" rx " in line for line in dev["transcript"])
-    case = [c for c in ET.parse(out / "r.xml").getroot().iter("testcase") if c.get("name") == "call-clean"][0]
+    case = [c for c in ET.parse(out / "r.xml").getroot().iter("testcase") if c.get("name") == "call-custom"][0]
     assert case.find("failure") is not None

@@ -60,7 +60,7 @@ def test_user_project_with_fixtures_and_marks(tmp_path: Path, testdata: Path) ->
     p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     out = p.stdout + p.stderr
-    assert "3 passed, 1 failed" in out, out[-4000:]
+    assert "1 failed, 3 passed" in out, out[-4000:]
     assert "no-such-version" in out
     help_text = subprocess.run([sys.executable, "-m", "pytest", "--help"], cwd=tmp_path, env=env,
                                capture_output=True, text=True, timeout=60).stdout

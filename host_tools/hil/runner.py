@@ -1,11 +1,13 @@
 """`edgecall hil run`: the whole job. Start the devices (virtual devkits, or boards by --port),
-build and flash the firmware, provision tokens through the station (SQLite ledger), start the
-channel server (100 ms signalling round trip, impairment per scenario), run the scenarios, write
-the JSON, JUnit and HTML reports, stop everything. Exit 0 only if every scenario passed.
+build and flash the firmware, provision tokens through the station (SQLite ledger in the run's
+folder, build/hil/runs/<time>-<pid>), start the channel server (100 ms signalling round trip,
+impairment per scenario), run the scenarios, write the JSON, JUnit and HTML reports, stop
+everything. Exit 0 only if every scenario passed.
 """
 from __future__ import annotations
 
 import fnmatch
+import os
 import shutil
 import sys
 import time
@@ -38,7 +40,7 @@ class RunConfig:
     json_out: Path = OUT / "report.json"
     html_out: Path = OUT / "report.html"
     junit_out: Path = OUT / "report.xml"
-    work: Path = OUT / "run"
+    work: Path | None = None  # default: build/hil/runs/<time>-<pid> (runs may go on side by side)
     command: str = "edgecall hil run"
 
 
@@ -76,6 +78,8 @@ class Run:
         cfg = self.cfg
         if not cfg.mic.is_file():
             raise FileNotFoundError(f"microphone file {cfg.mic} not found (../shared/testdata beside the project?)")
+        if cfg.work is None:
+            cfg.work = OUT / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         cfg.work.mkdir(parents=True, exist_ok=True)
         ident = fleet.Identity.fresh()
         self.server = ServerThread(ident.app_id, ident.app_cert, signal_rtt_ms=SIGNAL_RTT_MS, expiry_notice=8.0,
@@ -106,6 +110,7 @@ class Run:
             d.close()
         if self.sim_root is not None:
             fleet.manager.stop_all(self.sim_root)
+            shutil.rmtree(self.sim_root, ignore_errors=True)  # flash images and recordings: MBs a run
         if self.server is not None:
             self.server.stop()
 

@@ -29,6 +29,7 @@ AVAILABILITY = {"clean": 0.999, "wifi-busy": 0.99}
 # same impairment beside it.
 PESQ_FLOOR = {"clean": 3.5, "wifi-busy": 1.3, "cellular-edge": 1.1, "lossy-30": 1.05}
 HEAP_TOLERANCE = 2048
+CUSTOM = "custom"  # the label of an --impair given as JSON
 
 
 class ScenarioFailed(AssertionError):
@@ -74,8 +75,12 @@ class Context:
     def pair(self) -> tuple[Dut, Dut]:
         return self.duts[0], self.duts[1]
 
+    def spec(self, name: str) -> str:
+        """A profile label's impairment: "custom" is the --impair JSON."""
+        return self.opts.impair or "clean" if name == CUSTOM else name
+
     def impair(self, name: str) -> None:
-        self.server.set_impairment(profiles.load(name), seed=self.opts.seed)
+        self.server.set_impairment(profiles.load(self.spec(name)), seed=self.opts.seed)
 
     def last_join(self, dut: Dut) -> None:
         js = dut.call_status().get("join_ms") or []
@@ -186,7 +191,7 @@ def scored_call(ctx: Context, profile: str) -> dict[str, Any]:
     ctx.pesq_wb[profile] = round(pesq, 3)
     ctx.stoi[profile] = round(stoi, 4)
     try:
-        ref_fig = netref.netstack_pesq(profile, ctx.mic, seed=ctx.opts.seed)
+        ref_fig = netref.netstack_pesq(ctx.spec(profile), ctx.mic, seed=ctx.opts.seed)
         ctx.netstack_pesq_wb[profile] = round(float(ref_fig["pesq_wb"]), 3)
     except (ValueError, RuntimeError) as e:
         ctx.log(f"  netstack reference for {profile} unavailable: {e}")
@@ -352,8 +357,9 @@ Scenario = Callable[[Context], dict[str, Any]]
 
 def standard(opts: Options) -> list[tuple[str, Scenario]]:
     """The standard suite, in order."""
-    cyc = [p for p in CYCLE_PROFILES if opts.impair in (None, p)] or [opts.impair or "clean"]
-    prof = [opts.impair] if opts.impair else list(CALL_PROFILES)
+    label = None if opts.impair is None else opts.impair if opts.impair in profiles.PROFILES else CUSTOM
+    cyc = [label] if label else list(CYCLE_PROFILES)
+    prof = [label] if label else list(CALL_PROFILES)
     out: list[tuple[str, Scenario]] = [("join", join)]
     for p in cyc:
         out.append((f"call-cycles-{p}", lambda ctx, p=p: _cycles(ctx, p)))  # type: ignore[misc]
