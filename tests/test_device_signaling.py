@@ -119,3 +119,31 @@ def test_forged_token_is_refused_and_server_loss_reconnects() -> None:
                 t.cancel()
 
     asyncio.run(main())
+
+
+def test_a_hang_up_the_server_never_confirms_times_out_to_idle() -> None:
+    async def main() -> None:
+        srv = await ChannelServer(APP, CERT).start()
+        ea: list = []
+        a = _device(srv.port, "alice", [at.build(APP, CERT, "room", "alice", 600)], ea)
+        b = _device(srv.port, "bob", [at.build(APP, CERT, "room", "bob", 600)], [])
+        tasks = [asyncio.create_task(a.run()), asyncio.create_task(b.run())]
+        try:
+            await _until(lambda: a.state == b.state == "joined")
+            assert a.invite("bob", "c1")
+            await _until(lambda: b.call_state == "ringing")
+            b.accept()
+            await _until(lambda: a.call_state == "in-call")
+            srv.outage("alice", 8.0)  # alice's network drops: her hang-up goes nowhere
+            t0 = time.monotonic()
+            a.hangup()
+            assert a.call_state == "ending"
+            await _until(lambda: a.call_state == "idle", timeout=8)
+            assert 4.5 <= time.monotonic() - t0 <= 7.5
+            assert ("ended", {"call": "c1", "reason": "timeout while ending"}) in ea
+        finally:
+            for t in tasks:
+                t.cancel()
+            await srv.stop()
+
+    asyncio.run(main())

@@ -61,6 +61,8 @@ def sample_result() -> dict[str, Any]:
             "stoi": {"clean": 0.97, "lossy5": 0.92, "jitter40": 0.93, "3g": 0.81},
             "call_success": {"clean": 1.0, "lossy5": 1.0, "jitter40": 0.95, "3g": 0.6},
             "serial": {"requests": 4120, "p50_ms": 2.9, "p99_ms": 8.4, "lost": 0, "mismatched": 0},
+            "video": {"wifi-busy": {"fps": 9.4, "psnr_db": 33.1, "psnr_min_db": 30.2, "frames_shown": 56,
+                                    "frames_sent": 60, "dropped": 3}},
         },
         "series": {"jb": jb, "heap": heap},
     }
@@ -225,6 +227,12 @@ def test_html_has_tables_plots_and_escaped_details(tmp_path: Path) -> None:
     assert "vdk-1" in details and "serial-soak" not in details
 
 
+def test_html_shows_video_figures(tmp_path: Path) -> None:
+    page = report.to_html(sample_result())
+    video = page.split("<h3>Video</h3>", 1)[1].split("</table>", 1)[0]
+    assert "frames shown / s" in video and "wifi-busy" in video and "9.4" in video and "33.1 dB" in video
+
+
 def test_html_with_empty_series_says_no_data(tmp_path: Path) -> None:
     page = report.write_html(minimal_result(), tmp_path / "hil.html").read_text()
     assert _svgs(page) == []
@@ -249,6 +257,7 @@ def test_summary_table() -> None:
     assert "p50 905 ms, p95 1150 ms (n=40)" in text
     assert "3g 2.10 (netstack 3.02)" in text and "3g 60.0 %" in text
     assert "4120 requests" in text
+    assert "video:        wifi-busy 9.4 frames/s shown, median PSNR 33.1 dB" in text
     short = report.summary_table(minimal_result())
     assert "serial-only" in short and "p50 n/a" in short
 

@@ -16,6 +16,8 @@ from edgecall import cbor, log
 VERSION = 1
 PING_MS, SILENT_MS, LOST_MS = 1000, 4000, 10000
 JOIN_TIMEOUT_MS = 5000  # no joined/refused this long after connecting: start over
+# A call state the server should have moved on from by now (its ring timeout is 30 s).
+CALL_TIMEOUT_MS = {"calling": 35000, "ringing": 35000, "ending": 5000}
 
 
 def hmac_sha256(key, msg):
@@ -59,7 +61,7 @@ class Signaling:
         self._nonce = None
         self._stopped = False
         self._invite_t0 = None
-        self._join_t0 = self._connect_t0 = time.ticks_ms()
+        self._join_t0 = self._connect_t0 = self._call_t = time.ticks_ms()
         self._seq = 0
 
     # ---- connection ----
@@ -143,6 +145,7 @@ class Signaling:
                 self._send({"t": "reject", "call": m["call"]})
                 return
             self.call_state, self.call_id, self.peer, self.codec = "ringing", m["call"], m["from"], m.get("codec")
+            self._call_t = time.ticks_ms()
             self._event("ring", call=self.call_id, peer=self.peer)
         elif t == "call-state":
             if m.get("call") != self.call_id:
@@ -172,6 +175,7 @@ class Signaling:
         if self.state != "joined" or self.call_state != "idle":
             return False
         self.call_state, self.call_id, self.peer = "calling", call_id, to
+        self._call_t = time.ticks_ms()
         self.stats["calls"] += 1
         self._invite_t0 = time.ticks_ms()
         self._send({"t": "invite", "to": to, "call": call_id})
@@ -185,6 +189,7 @@ class Signaling:
         if self.call_id is not None:
             kind = "cancel" if self.call_state == "calling" else "hangup"
             self.call_state = "ending"
+            self._call_t = time.ticks_ms()
             self._send({"t": kind, "call": self.call_id})
 
     # ---- the task ----
@@ -213,6 +218,11 @@ class Signaling:
                     self._event("reconnecting")
                 if self.state == "joined":
                     backoff = 500
+                limit = CALL_TIMEOUT_MS.get(self.call_state)
+                if limit is not None and time.ticks_diff(now, self._call_t) > limit:
+                    log.warn("call %s: no answer while %s; ending it" % (self.call_id, self.call_state))
+                    self._event("ended", call=self.call_id, reason="timeout while " + self.call_state)
+                    self.call_state, self.call_id, self.peer = "idle", None, None
             except (OSError, ValueError) as e:
                 if self._stopped:
                     break

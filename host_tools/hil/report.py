@@ -411,7 +411,15 @@ def _html_metrics(result: Result) -> list[str]:
     out.append("<h3>Per network profile</h3>")
     out.append(_table(["profile", "PESQ-WB", "netstack PESQ-WB", "STOI", "availability"], prof_rows,
                       "no per-profile metrics"))
-    shown = {"join_ms", "first_audio_ms", "pesq_wb", "netstack_pesq_wb", "stoi", "call_success"}
+    video = _d(m.get("video"))
+    if video:
+        out.append("<h3>Video</h3>")
+        out.append(_table(["profile", "frames shown / s", "median PSNR", "min PSNR", "shown", "sent", "dropped"],
+                          ([(_e(p), ""), (_fmt(_d(v).get("fps"), 1), "num"),
+                            (_fmt(_d(v).get("psnr_db"), 1, " dB"), "num"), (_fmt(_d(v).get("psnr_min_db"), 1, " dB"), "num"),
+                            (_fmt(_d(v).get("frames_shown"), 0), "num"), (_fmt(_d(v).get("frames_sent"), 0), "num"),
+                            (_fmt(_d(v).get("dropped"), 0), "num")] for p, v in video.items())))
+    shown = {"join_ms", "first_audio_ms", "pesq_wb", "netstack_pesq_wb", "stoi", "call_success", "video"}
     other = [(k, v) for k, v in _flat_metrics({k: v for k, v in m.items() if k not in shown})]
     if other:
         out.append("<h3>Other metrics</h3>")
@@ -626,6 +634,9 @@ def summary_table(result: Result) -> str:
         f"STOI:         {_per_profile(_d(m.get('stoi')), 3)}",
         f"availability: {_per_profile(_d(m.get('call_success')), 1, 100.0, ' %')}",
     ]
+    for p, v in _d(m.get("video")).items():
+        lines.append(f"video:        {p} {_fmt(_d(v).get('fps'), 1)} frames/s shown,"
+                     f" median PSNR {_fmt(_d(v).get('psnr_db'), 1, ' dB')}")
     serial = _d(m.get("serial"))
     if serial:
         lines.append(f"serial:       {_fmt(serial.get('requests'), 0)} requests,"
