@@ -2,7 +2,9 @@
 #
 # Parts: console (the device console's byte stream beside the REPL), storage (atomic key-value
 # settings), clock, led, button, audio (20 ms frames in and out), net (UDP, TCP), camera (frames),
-# codec (the C codecs of native_codec). Each part has one module per backend:
+# codec (the C codecs and media stack of native_codec), video (camera → JPEG → RTP/JPEG out,
+# RTP/JPEG in → display, frames never in the MicroPython heap). Each part has one module per
+# backend:
 #   hal.vdk.<part>    the virtual devkit (JS modules of the Node device + the wasm32 native_codec)
 #   hal.board.<part>  real boards (RP2040, STM32) through MicroPython's machine module; the pins
 #                     of each board are in hal.boards

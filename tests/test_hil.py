@@ -46,7 +46,7 @@ def test_standard_suite_on_two_devkits(tmp_path: Path, testdata: Path) -> None:
     assert report.validate(result) == []
     names = [s["name"] for s in result["scenarios"]]
     for want in ("setup", "join", "call-cycles-clean", "call-cycles-wifi-busy", "call-clean", "call-wifi-busy",
-                 "call-cellular-edge", "call-lossy-30", "reconnect", "token-renewal", "refused-token", "power-cut",
+                 "call-cellular-edge", "call-lossy-30", "video-wifi-busy", "reconnect", "token-renewal", "refused-token", "power-cut",
                  "serial-stress"):
         assert want in names
     assert result["passed"] and all(s["passed"] for s in result["scenarios"])
@@ -59,6 +59,8 @@ def test_standard_suite_on_two_devkits(tmp_path: Path, testdata: Path) -> None:
     assert set(m["call_success"]) == {"clean", "wifi-busy"}
     assert m["serial"]["lost"] == 0 and m["serial"]["mismatched"] == 0 and m["serial"]["reboots"] == 3
     assert result["series"]["heap"] and result["series"]["jb"]["clean"]
+    video = m["video"]["wifi-busy"]
+    assert video["fps"] >= 3 and video["psnr_db"] >= 25 and video["frames_shown"] > 0
     refused = next(s for s in result["scenarios"] if s["name"] == "refused-token")["metrics"]["reasons"]
     assert "signature" in refused["forged"] and "expired" in refused["expired"]
     suites = ET.parse(out / "r.xml").getroot()

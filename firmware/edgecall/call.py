@@ -6,9 +6,15 @@
 # hal.audio speaker, one 20 ms frame per frame period. RTCP from the peer goes to both halves
 # (its SR to the receiver, its RR/NACK to the sender).
 #
+# Video (optional per call, setting "call/video" = b"on"): hal.video's sender takes a camera frame
+# every 1/VIDEO_FPS s, JPEG-encodes and RTP/JPEG-packetizes it (RFC 2435, payload type 26) outside
+# the MicroPython heap; the packets share the audio's UDP socket and relay port, and the receiver
+# tells them apart by payload type and shows complete frames on the display.
+#
 # Settings (group 3, hal.storage): "call/server" = b"host:port" of the channel server,
-# "call/answer" = b"auto" (default) or b"manual". The service starts at boot when the device is
-# provisioned and call/server is set, or on the console's "join" request.
+# "call/answer" = b"auto" (default) or b"manual", "call/video" = b"on" or b"off" (default). The
+# service starts at boot when the device is provisioned and call/server is set, or on the
+# console's "join" request.
 import asyncio
 import time
 
@@ -17,6 +23,8 @@ from edgecall import log, provision
 from edgecall.signaling import Signaling
 
 FRAME_MS = 20
+VIDEO_FPS = 10
+VIDEO_PT = 26
 RATES = {"g722": 16000, "pcmu": 8000, "pcma": 8000}
 HISTORY = 20
 
@@ -36,6 +44,43 @@ def _is_rtcp(pkt):
     return len(pkt) > 1 and 200 <= pkt[1] <= 206
 
 
+def _is_video(pkt):
+    return len(pkt) > 1 and pkt[1] & 0x7F == VIDEO_PT
+
+
+class Video:
+    """The call's video: camera → JPEG → RTP/JPEG out, RTP/JPEG in → display (hal.video)."""
+
+    def __init__(self):
+        v = hal.part("video")
+        self.tx = v.VideoSender(width=160, height=120, quality=50, pt=VIDEO_PT)
+        try:
+            self.rx = v.VideoReceiver()
+        except (OSError, ValueError):
+            self.tx.close()
+            raise
+        self.next_ms = time.ticks_ms()
+        self.pkt = bytearray(1200)  # the sender's MTU: packets leave without allocating
+        self.view = memoryview(self.pkt)
+
+    def due(self, now):
+        """Captures a frame when one is due; True if it did."""
+        if time.ticks_diff(now, self.next_ms) < 0:
+            return False
+        self.tx.capture(now * 90 & 0xFFFFFFFF)  # RTP video clock: 90 kHz
+        self.next_ms = time.ticks_add(self.next_ms, 1000 // VIDEO_FPS)
+        if time.ticks_diff(now, self.next_ms) > 1000 // VIDEO_FPS:
+            self.next_ms = now  # stalled: skip frames rather than send a burst
+        return True
+
+    def stats(self):
+        return {"tx": self.tx.stats(), "rx": self.rx.stats()}
+
+    def close(self):
+        self.tx.close()
+        self.rx.close()
+
+
 class Media:
     """One call's media: audio stream, UDP socket, sender and receiver."""
 
@@ -53,6 +98,12 @@ class Media:
         self.t0 = time.ticks_ms()
         self.next_play = None
         self.first_audio_ms = None
+        self.video = None
+        if _setting("call/video", "off") == "on":
+            try:
+                self.video = Video()
+            except (OSError, ValueError, ImportError) as e:
+                log.warn("video off: %r" % (e,))
         self.udp.sendto(b"\x00", host, relay_port)  # registers our address at the relay
 
     def _send(self, pkt):
@@ -72,7 +123,14 @@ class Media:
         while pkt is not None:
             self._send(pkt)
             pkt = self.tx.poll(now)
-        for _ in range(16):
+        if self.video is not None and self.video.due(now):
+            v = self.video
+            n = v.tx.poll_into(v.pkt)
+            while n > 0:
+                self._send(v.view[:n])
+                n = v.tx.poll_into(v.pkt)
+            busy = True
+        for _ in range(32):
             got = self.udp.recvfrom()
             if got is None:
                 break
@@ -81,6 +139,9 @@ class Media:
             if _is_rtcp(data):
                 self.tx.on_packet(data, now)
                 self.rx.on_packet(data, now)
+            elif _is_video(data):
+                if self.video is not None:
+                    self.video.rx.on_packet(data)
             elif self.rx.on_packet(data, now) == "media" and self.first_audio_ms is None:
                 self.first_audio_ms = time.ticks_diff(now, self.t0)
                 self.next_play = now
@@ -108,10 +169,14 @@ class Media:
                                        "recovered_fec", "nack_recovered", "played", "concealed", "jitter",
                                        "target_delay_ms", "delay_ms", "buffered_ms", "malformed")},
             "mic_overruns": self.audio.overruns if hasattr(self.audio, "overruns") else 0,
+            "video": self.video.stats() if self.video is not None else None,
         }
 
     def close(self):
-        for part in (self.tx, self.rx, self.audio, self.udp):
+        parts = [self.tx, self.rx, self.audio, self.udp]
+        if self.video is not None:
+            parts.append(self.video)
+        for part in parts:
             try:
                 part.close()
             except (OSError, ValueError) as e:

@@ -566,7 +566,8 @@ def write_html(result: Result, path: Path | str) -> Path:
 # terminal
 
 
-_KEY_METRICS = ("pesq_wb", "join_ms", "first_audio_ms", "call_success", "stoi", "p99_ms", "p50_ms")
+_KEY_METRICS = ("pesq_wb", "join_ms", "first_audio_ms", "call_success", "availability", "fps", "stoi", "p99_ms",
+                "p50_ms", "join_p95_ms", "rejoined_after_s", "callee_back_after_s", "renewals")
 
 
 def _key_metric(metrics: Mapping[str, Any]) -> str:

@@ -204,6 +204,74 @@ def scored_call(ctx: Context, profile: str) -> dict[str, Any]:
     return out
 
 
+def _video_frames(d: Dut, start: float, end: float) -> list[tuple[float, int, Path]]:
+    """(unix time, RTP timestamp, JPEG file) of the frames the device displayed in [start, end]."""
+    assert d.sim_dir is not None
+    out = []
+    times = d.sim_dir / "display.times"
+    for line in times.read_text().splitlines() if times.exists() else []:
+        t, ts, name, _ = line.split()
+        if start <= float(t) <= end:
+            out.append((float(t), int(ts), d.sim_dir / "display" / name))
+    return out
+
+
+def _camera_frames(d: Dut) -> dict[int, int]:
+    """RTP timestamp -> camera frame number, from the sender's camera log."""
+    assert d.sim_dir is not None
+    path = d.sim_dir / "camera.times"
+    out = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        _, k, ts = line.split()
+        out[int(ts)] = int(k)
+    return out
+
+
+def video_call(ctx: Context, profile: str = "wifi-busy") -> dict[str, Any]:
+    """A call with video on (160x120 JPEG at 10 fps each way) under the profile: frames shown per
+    second at the receiver, and PSNR of each shown frame against the camera frame it was taken
+    from (the test pattern, regenerated on the host)."""
+    from PIL import Image
+
+    from host_tools.sim.camera import pattern_frame
+
+    a, b = ctx.pair
+    check(a.kind == b.kind == "virtual", "needs virtual devkits (the display is a host file)")
+    for d in (a, b):
+        d.request("setting_set", "call/video", b"on")
+    try:
+        ctx.impair(profile)
+        calls.wait_joined([a, b])
+        r = calls.call(a, b, hold_s=ctx.opts.duration)
+    finally:
+        for d in (a, b):
+            d.request("setting_set", "call/video", b"off")
+    check(r.ok, f"the video call failed: {r.error}")
+    sent = _camera_frames(a)
+    shown = _video_frames(b, r.started, r.ended)
+    check(len(shown) > 0, "no video frame was displayed")
+    psnr = []
+    for _, ts, path in shown:
+        k = sent.get(ts)
+        if k is None:
+            continue
+        got = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
+        ref = pattern_frame(k, got.shape[1], got.shape[0]).astype(np.float64)
+        mse = float(np.mean((got - ref) ** 2))
+        psnr.append(99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse))
+    check(len(psnr) == len(shown), f"{len(shown) - len(psnr)} displayed frames match no camera frame")
+    span = max(1e-3, r.ended - r.started)
+    v = r.stats[b.id].get("video") or {}
+    out = {"profile": profile, "fps": round(len(shown) / span, 2), "psnr_db": round(float(np.median(psnr)), 2),
+           "psnr_min_db": round(float(min(psnr)), 2), "frames_shown": len(shown),
+           "frames_sent": int((r.stats[a.id].get("video") or {}).get("tx", {}).get("frames", 0)),
+           "dropped": int(v.get("rx", {}).get("dropped", 0)), "seconds": round(span, 2)}
+    ctx.extra.setdefault("video", {})[profile] = out
+    check(out["fps"] >= 3.0, f"only {out['fps']} frames per second shown under {profile}")
+    check(out["psnr_db"] >= 25.0, f"median PSNR {out['psnr_db']} dB of the shown frames is too low")
+    return out
+
+
 def reconnect(ctx: Context) -> dict[str, Any]:
     """A 12 s outage of one party's network mid-call: it reports reconnecting (4 s), then lost
     (10 s), rejoins with back-off when the link is back; the peer's call ends; a new call works."""
@@ -365,6 +433,7 @@ def standard(opts: Options) -> list[tuple[str, Scenario]]:
         out.append((f"call-cycles-{p}", lambda ctx, p=p: _cycles(ctx, p)))  # type: ignore[misc]
     for p in prof:
         out.append((f"call-{p}", lambda ctx, p=p: scored_call(ctx, p)))  # type: ignore[misc]
+    out.append(("video-wifi-busy", lambda ctx: video_call(ctx, "wifi-busy")))
     out += [("reconnect", reconnect), ("token-renewal", token_renewal), ("refused-token", refused_tokens),
             ("power-cut", power_cut), ("serial-stress", serial_stress)]
     return out

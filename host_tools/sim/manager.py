@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from host_tools.paths import ROOT
 from host_tools.sim import board, line, state
+from host_tools.sim.camera import reset_video
 
 BOOT_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
@@ -186,6 +187,7 @@ def start(
                                   extra=dict(extra)))
         d.device_log.unlink(missing_ok=True)
         board.reset_audio(d)
+        reset_video(d)
         _spawn(d)
     return [_wait_running(d, timeout) for d in dirs]
 

@@ -8,11 +8,16 @@
  *   memory as needed. The host allocates codec states and buffers with it (never at fixed
  *   addresses) and frees everything at once with ec_wasm_reset().
  * - ec_wasm_media_*: the media stack's configurations filled from plain int arguments and the
- *   sizes of its statistics, so that the host needs no copy of the struct layouts (ec_media.h). */
+ *   sizes of its statistics, so that the host needs no copy of the struct layouts (ec_media.h).
+ * - ec_wasm_jpeg_*, ec_wasm_rtpjpeg_*: the same for video (ec_jpeg.h, ec_rtpjpeg.h): encoder
+ *   parameters from ints, a whole-frame encode of one packed plane, and the depacketizer's
+ *   counters. */
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ec_jpeg.h"
 #include "ec_media.h"
+#include "ec_rtpjpeg.h"
 
 /* Keep clang from turning these loops into calls to themselves. */
 #define RT_NO_LIBCALLS __attribute__((no_builtin))
@@ -197,4 +202,73 @@ size_t ec_wasm_media_tx_stats_words(void)
 size_t ec_wasm_media_rx_stats_words(void)
 {
     return sizeof(ec_media_rx_stats) / 4u;
+}
+
+/* ---- video glue (ec_jpeg.h, ec_rtpjpeg.h) ---- */
+
+size_t ec_wasm_jpeg_params_bytes(void);
+size_t ec_wasm_jpeg_config(ec_jpeg_params *p, int width, int height, int format, int subsampling, int quality,
+                           int flags, int restart_interval);
+int ec_wasm_jpeg_encode(ec_jpeg_enc *st, const uint8_t *frame, size_t stride, uint8_t *out, size_t cap);
+size_t ec_wasm_rtpjpeg_frame_bytes(void);
+int ec_wasm_rtpjpeg_depack_counts(const ec_rtpjpeg_depack *st, uint32_t *out);
+
+/* Bytes of an ec_jpeg_params. */
+size_t ec_wasm_jpeg_params_bytes(void)
+{
+    return sizeof(ec_jpeg_params);
+}
+
+/* Fills *p; returns ec_jpeg_enc_state_size(), or 0 when a value does not fit its field (the
+ * encoder's init checks the rest). */
+size_t ec_wasm_jpeg_config(ec_jpeg_params *p, int width, int height, int format, int subsampling, int quality,
+                           int flags, int restart_interval)
+{
+    if (p == NULL || width < 1 || width > 65535 || height < 1 || height > 65535 || format < 0 || format > 255 ||
+        subsampling < 0 || subsampling > 255 || quality < 1 || quality > 100 || flags < 0 || flags > 255 ||
+        restart_interval < 0 || restart_interval > 65535) {
+        return 0;
+    }
+    p->width = (uint16_t)width;
+    p->height = (uint16_t)height;
+    p->format = (uint8_t)format;
+    p->subsampling = (uint8_t)subsampling;
+    p->quality = (uint8_t)quality;
+    p->flags = (uint8_t)flags;
+    p->restart_interval = (uint16_t)restart_interval;
+    return ec_jpeg_enc_state_size();
+}
+
+/* ec_jpeg_enc_frame for a frame of one packed plane (RGB888, RGB565, YUYV) starting at `frame`,
+ * lines `stride` bytes apart: the next bytes of the stream into out (cap bytes). */
+int ec_wasm_jpeg_encode(ec_jpeg_enc *st, const uint8_t *frame, size_t stride, uint8_t *out, size_t cap)
+{
+    ec_jpeg_rows rows;
+    if (frame == NULL) {
+        return EC_ERR_ARG;
+    }
+    rows.plane[0] = frame;
+    rows.plane[1] = NULL;
+    rows.plane[2] = NULL;
+    rows.stride[0] = stride;
+    rows.stride[1] = 0;
+    rows.stride[2] = 0;
+    return ec_jpeg_enc_frame(st, &rows, out, cap);
+}
+
+/* Bytes of an ec_rtpjpeg_frame (filled by ec_rtpjpeg_frame_for). */
+size_t ec_wasm_rtpjpeg_frame_bytes(void)
+{
+    return sizeof(ec_rtpjpeg_frame);
+}
+
+/* out[0] = frames delivered, out[1] = frames given up (incomplete); EC_ERR_ARG without a state. */
+int ec_wasm_rtpjpeg_depack_counts(const ec_rtpjpeg_depack *st, uint32_t *out)
+{
+    if (st == NULL || out == NULL) {
+        return EC_ERR_ARG;
+    }
+    out[0] = st->frames;
+    out[1] = st->dropped;
+    return 2;
 }

@@ -35,28 +35,50 @@ function pattern(view, w, h, bpp, k) {
   }
 }
 
+/** The raw image files of `folder` (sorted by name) that are exactly `size` bytes long. */
+function images(folder, size) {
+  if (!folder) return [];
+  try {
+    return fs
+      .readdirSync(folder)
+      .sort()
+      .map((n) => path.join(folder, n))
+      .filter((p) => fs.statSync(p).isFile() && fs.statSync(p).size === size);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * One camera stream: next(view) fills a view of exactly w * h * bpp bytes with the next frame
+ * (the test pattern, or the folder's files) and returns its number k (1, 2, ...). Shared by
+ * hal.vdk.camera and hal.vdk.video (which encodes frames without them entering the VM's heap).
+ */
+export class CameraSource {
+  constructor(folder, w, h, bpp) {
+    this.w = w;
+    this.h = h;
+    this.bpp = bpp;
+    this.k = 0;
+    this.files = images(folder, w * h * bpp);
+  }
+
+  next(view) {
+    this.k++;
+    if (this.files.length > 0) view.set(fs.readFileSync(this.files[(this.k - 1) % this.files.length]));
+    else pattern(view, this.w, this.h, this.bpp, this.k);
+    return this.k;
+  }
+}
+
 export function cameraFunctions(mem, folder) {
   const cams = new Map();
   let next = 1;
 
-  function images(size) {
-    if (!folder) return [];
-    try {
-      return fs
-        .readdirSync(folder)
-        .sort()
-        .map((n) => path.join(folder, n))
-        .filter((p) => fs.statSync(p).isFile() && fs.statSync(p).size === size);
-    } catch {
-      return [];
-    }
-  }
-
   return {
     cam_open: (w, h, bpp) => {
       if (!(w > 0 && h > 0 && (bpp === 2 || bpp === 3))) return -1;
-      const c = { w, h, bpp, k: 0, files: images(w * h * bpp) };
-      cams.set(next, c);
+      cams.set(next, new CameraSource(folder, w, h, bpp));
       return next++;
     },
     cam_close: (h) => (cams.delete(h) ? 0 : -1),
@@ -66,11 +88,9 @@ export function cameraFunctions(mem, folder) {
       if (!c) return -1;
       const b = mem.open(id);
       if (b === null || b.view.length !== c.w * c.h * c.bpp) return ERR_BUFFER;
-      c.k++;
-      if (c.files.length > 0) b.view.set(fs.readFileSync(c.files[(c.k - 1) % c.files.length]));
-      else pattern(b.view, c.w, c.h, c.bpp, c.k);
+      const k = c.next(b.view);
       b.done();
-      return c.k;
+      return k;
     },
   };
 }

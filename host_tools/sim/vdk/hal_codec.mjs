@@ -91,21 +91,36 @@ const KINDS = {
   4: ["ec_plc_state_size", (x, st, size, p) => x.ec_plc_init(st, size, p)],
 };
 
-export function codecFunctions(mem, log, libraryPath = LIBRARY) {
+/**
+ * The device's one codec library instance, loaded on first use: get() -> CodecLib or null (the
+ * failure is logged). hal_codec and hal_video share it, so library_bytes() counts both.
+ */
+export function codecLibrary(log, libraryPath = LIBRARY) {
+  let lib = null;
+  return {
+    get() {
+      if (lib === null) {
+        try {
+          lib = new CodecLib(libraryPath);
+        } catch (e) {
+          log(`codec: cannot load ${libraryPath}: ${e.message} (build it: python -m host_tools.native.wasm)`);
+          return null;
+        }
+      }
+      return lib;
+    },
+    loaded: () => lib !== null,
+  };
+}
+
+export function codecFunctions(mem, log, libraryPath = LIBRARY, library = codecLibrary(log, libraryPath)) {
   let lib = null;
   const handles = new Map(); // handle -> {kind, st}
   let nextHandle = 1;
 
   function load() {
-    if (lib === null) {
-      try {
-        lib = new CodecLib(libraryPath);
-      } catch (e) {
-        log(`codec: cannot load ${libraryPath}: ${e.message} (build it: python -m host_tools.native.wasm)`);
-        return false;
-      }
-    }
-    return true;
+    if (lib === null) lib = library.get();
+    return lib !== null;
   }
 
   /**
@@ -133,14 +148,10 @@ export function codecFunctions(mem, log, libraryPath = LIBRARY) {
     return s && s.kind === kind ? s.st : 0;
   }
 
-  /** A media state from config(cfgPtr) -> state size (0: invalid) and init(st, size, cfgPtr). */
-  function mediaNew(kind, config, init) {
-    if (!load()) return ERR_NO_LIBRARY;
-    const cfg = lib.area(0, lib.x.ec_wasm_media_config_bytes());
-    const size = config(cfg);
-    if (size === 0) return -1; // EC_ERR_ARG
+  /** A state of `size` bytes set up by init(st) (< 0: failed, given back); its handle. */
+  function newState(kind, size, init) {
     const st = lib.alloc(size);
-    const rc = init(st, size, cfg);
+    const rc = init(st);
     if (rc < 0) {
       lib.release(st);
       return rc;
@@ -148,6 +159,15 @@ export function codecFunctions(mem, log, libraryPath = LIBRARY) {
     const h = nextHandle++;
     handles.set(h, { kind, st });
     return h;
+  }
+
+  /** A media state from config(cfgPtr) -> state size (0: invalid) and init(st, size, cfgPtr). */
+  function mediaNew(kind, config, init) {
+    if (!load()) return ERR_NO_LIBRARY;
+    const cfg = lib.area(0, lib.x.ec_wasm_media_config_bytes());
+    const size = config(cfg);
+    if (size === 0) return -1; // EC_ERR_ARG
+    return newState(kind, size, (st) => init(st, size, cfg));
   }
 
   /** fn(st, ptr, len) on a copy of the bytes-like object inId. */
@@ -179,15 +199,7 @@ export function codecFunctions(mem, log, libraryPath = LIBRARY) {
       const k = KINDS[kind];
       if (!k) return -1;
       const size = lib.x[k[0]]();
-      const st = lib.alloc(size);
-      const rc = k[1](lib.x, st, size, param);
-      if (rc < 0) {
-        lib.release(st);
-        return rc;
-      }
-      const h = nextHandle++;
-      handles.set(h, { kind, st });
-      return h;
+      return newState(kind, size, (st) => k[1](lib.x, st, size, param));
     },
     codec_free: (h) => {
       const s = handles.get(h);
@@ -197,7 +209,7 @@ export function codecFunctions(mem, log, libraryPath = LIBRARY) {
       return 0;
     },
     /** Bytes the library holds (states and scratch areas, in use or on the free list). */
-    codec_heap: () => (lib === null ? 0 : lib.taken()),
+    codec_heap: () => (library.loaded() ? library.get().taken() : 0),
     // ---- media stack: uint32 arguments arrive as their int32 bit patterns ----
     codec_media_tx_new: (codec, ptime, maxPtime, red, fecGroup, nack, cache, adapt, g722Bitrate, ptRed, ptFec,
       rtcpInterval, ssrc, ts0, seq0, fecSeq0) =>

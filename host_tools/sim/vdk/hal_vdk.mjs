@@ -9,10 +9,11 @@
 import path from "node:path";
 import { PyMem, guard } from "./hal_mem.mjs";
 import { UartDemux, consoleFunctions } from "./hal_console.mjs";
-import { codecFunctions } from "./hal_codec.mjs";
+import { codecFunctions, codecLibrary } from "./hal_codec.mjs";
 import { boardFunctions, resetLeds } from "./hal_board.mjs";
 import { audioFunctions } from "./hal_audio.mjs";
 import { cameraFunctions } from "./hal_camera.mjs";
+import { videoFunctions } from "./hal_video.mjs";
 import { netFunctions } from "./hal_net.mjs";
 import { Ring } from "./ring.mjs";
 
@@ -31,14 +32,16 @@ export function installHal(mp, o) {
   } catch (e) {
     o.log(`hal: ${e.message}`);
   }
+  const codecLib = codecLibrary(o.log); // one instance for the codecs and video
   const fns = {
     _types: (...t) => mem.setTypes(...t),
     nbytes: (id) => mem.nbytes(id),
     ...consoleFunctions(demux, mem, o.uartWrite),
-    ...codecFunctions(mem, o.log),
+    ...codecFunctions(mem, o.log, undefined, codecLib),
     ...boardFunctions(stateDir),
     ...audioFunctions(mem, stateDir, o.mic),
     ...cameraFunctions(mem, o.camera),
+    ...videoFunctions(mem, codecLib, o.camera, stateDir, o.log),
     ...netFunctions(mem, new Ring(o.inboxSab), (msg) => o.post({ type: "net", ...msg })),
   };
   mp.registerJsModule("_vdkhal", guard(fns, o.log));
