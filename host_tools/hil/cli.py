@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -36,6 +37,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"edgecall hil run: {e}", file=sys.stderr)
         return EXIT_USAGE
+    def terminated(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)  # unwinds through the run's tear-down: devkits stopped
+
+    signal.signal(signal.SIGTERM, terminated)
     result = runner.run(cfg)
     print(report.summary_table(result))
     print(f"reports: {cfg.json_out}, {cfg.junit_out}, {cfg.html_out}")
