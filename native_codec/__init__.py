@@ -7,6 +7,8 @@
     dec = nc.G722Decoder(bitrate=64000); dec.decode(data) -> np.ndarray   # 64000 | 56000 | 48000
     nc.AdpcmEncoder(layout="dvi4" | "ima-wav"), nc.AdpcmDecoder(...)
     plc = nc.Plc(sample_rate=8000 | 16000); plc.good(frame) -> frame; plc.lost() -> frame
+    nc.OpusEncoder(sample_rate=16000, bitrate=24000, complexity=0, fec=True, dtx=False)
+    nc.OpusDecoder(sample_rate=16000)              # libopus 1.3.1: see native_codec.opus
 
 Bad input (wrong dtype or shape, odd or wrong sizes, bad parameters) raises ValueError saying what
 was expected. The C functions behind it never touch memory outside the buffers passed to them.
@@ -35,6 +37,8 @@ __all__ = [
     "AdpcmEncoder",
     "AdpcmDecoder",
     "Plc",
+    "OpusEncoder",
+    "OpusDecoder",
 ]
 
 Bytes = Union[bytes, bytearray, memoryview]
@@ -293,3 +297,15 @@ class Plc(_Stateful):
         return out
 from native_codec.video import H264Depacketizer, H264Packetizer, JpegEncoder, RtpJpegDepacketizer, RtpJpegPacketizer, jpeg_encode, rtcp_pli  # noqa: E402
 from native_codec.media import MediaReceiver, MediaSender  # noqa: E402
+
+_OPUS_NAMES = ("OpusEncoder", "OpusDecoder", "OpusError", "opus_version")
+
+
+def __getattr__(name: str) -> object:
+    """nc.OpusEncoder / nc.OpusDecoder (native_codec.opus): imported on first use, so that the
+    rest of native_codec works where libopus (a separate extension) is not built."""
+    if name in _OPUS_NAMES:
+        from native_codec import opus
+
+        return getattr(opus, name)
+    raise AttributeError(f"module 'native_codec' has no attribute {name!r}")

@@ -89,22 +89,31 @@ class Media:
         self.rate = RATES.get(codec, 8000)
         self.codec = codec
         self.host, self.port = host, relay_port
-        self.audio = hal.part("audio").Audio(rate=self.rate, frame_ms=FRAME_MS)
-        self.udp = hal.part("net").Udp()
-        self.tx = c.MediaSender(codec=codec, ptime_ms=FRAME_MS, nack=True, adapt=True, max_ptime_ms=40)
-        self.rx = c.MediaReceiver(codec=codec, ptime_ms=FRAME_MS, nack=True, buffer_ms=400)
+        self.video = None
+        self._parts = []  # type: list
+        try:  # what opened is closed again if a later part fails
+            self.audio = self._open(hal.part("audio").Audio(rate=self.rate, frame_ms=FRAME_MS))
+            self.udp = self._open(hal.part("net").Udp())
+            self.tx = self._open(c.MediaSender(codec=codec, ptime_ms=FRAME_MS, nack=True, adapt=True, max_ptime_ms=40))
+            self.rx = self._open(c.MediaReceiver(codec=codec, ptime_ms=FRAME_MS, nack=True, buffer_ms=400))
+        except (OSError, ValueError, MemoryError):
+            self.close()
+            raise
         self.mic = bytearray(self.audio.frame_bytes)
         self.out = bytearray(self.audio.frame_bytes)
         self.t0 = time.ticks_ms()
         self.next_play = None
         self.first_audio_ms = None
-        self.video = None
         if _setting("call/video", "off") == "on":
             try:
-                self.video = Video()
+                self.video = self._open(Video())
             except (OSError, ValueError, ImportError) as e:
                 log.warn("video off: %r" % (e,))
         self.udp.sendto(b"\x00", host, relay_port)  # registers our address at the relay
+
+    def _open(self, part):
+        self._parts.append(part)
+        return part
 
     def _send(self, pkt):
         try:
@@ -173,9 +182,7 @@ class Media:
         }
 
     def close(self):
-        parts = [self.tx, self.rx, self.audio, self.udp]
-        if self.video is not None:
-            parts.append(self.video)
+        parts, self._parts = self._parts, []
         for part in parts:
             try:
                 part.close()

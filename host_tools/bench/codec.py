@@ -10,6 +10,11 @@
   deterministically with `-icount shift=0` and SysTick by the C harness (tests/c/vectors.c bench);
 - flash and static RAM per codec module at -Os for M0 and M4 (arm-none-eabi-size), and state
   sizes. (The media network stack and video modules are measured by their own benchmarks.)
+- Opus (libopus 1.3.1 from Debian's source package, fixed point, host_tools/native/opus.py) on the
+  Cortex-M4: instructions per 20 ms frame of 16 kHz speech at 24 kbit/s for complexity 0, 3 and 5,
+  decoding, concealment and FEC recovery (tests/c/opus_harness.c bench), in the M4 build (libopus's
+  ARMv7E-M DSP inline assembly, -O2) and in plain C; encoder and decoder state and deepest stack;
+  libopus's flash in the linked image at -O2 and -Os (from the linker map: only what is kept).
 """
 from __future__ import annotations
 
@@ -152,6 +157,40 @@ def footprint(modules: tuple[str, ...] = CODEC_MODULES) -> dict[str, Any]:
     return cm.footprint(modules)
 
 
+OPUS_ENVS = {"m4": "mps2-an386-opus", "m4_plain_c": "mps2-an386-opus-c", "m4_os": "mps2-an386-opus-os"}
+_OPUS_LINE = re.compile(r"^(state|stack) (\S+) (\d+)$", re.M)
+
+
+def opus_m4() -> dict[str, Any]:
+    """Opus on the Cortex-M4 (QEMU mps2-an386, -icount shift=0): instructions per 20 ms frame per
+    build, state and stack bytes, libopus's flash at -O2 and -Os."""
+    from host_tools.native import cortexm
+
+    instr: dict[str, dict[str, dict[str, int]]] = {}
+    flash: dict[str, dict[str, int]] = {}
+    state: dict[str, int] = {}
+    stack: dict[str, int] = {}
+    for name, env in OPUS_ENVS.items():
+        elf = cortexm.build(env, "opus_harness")
+        code, text = cortexm.run(elf, cortexm.machine(env), "bench ../shared/testdata", timeout=600)
+        if code != 0:
+            raise RuntimeError(f"opus_harness bench on {env} exited {code}: {text[-400:]}")
+        instr[name] = {m.group(1): {"frames": int(m.group(2)), "mean": int(m.group(3)), "max": int(m.group(4))}
+                       for m in cm.BENCH_LINE.finditer(text)}
+        if name != "m4_plain_c":
+            flash["O2" if name == "m4" else "Os"] = cm.linked_footprint(elf.with_suffix(".map"), "libopus")
+        if name == "m4":
+            for m in _OPUS_LINE.finditer(text):
+                (state if m.group(1) == "state" else stack)[m.group(2)] = int(m.group(3))
+    return {
+        "codec": "libopus 1.3.1 (Debian 1.3.1-3), fixed point, mono 16 kHz, 24 kbit/s, VOIP",
+        "instructions_per_20ms": instr,
+        "state_bytes": state,
+        "stack_bytes": stack,
+        "libopus_flash": flash,
+    }
+
+
 def state_sizes() -> dict[str, int]:
     from native_codec import lib
 
@@ -201,6 +240,7 @@ def run(json_out: bool, quick: bool) -> int:
         "cortex_m_instructions_per_20ms": instr,
         "footprint_os": size,
         "state_bytes": state_sizes(),
+        "opus_m4": opus_m4(),
         "targets": _targets(host, instr, size),
     }
     if json_out:
@@ -224,5 +264,10 @@ def _print_human(r: dict[str, Any]) -> None:
     con.print(cm.instructions_table(r["cortex_m_instructions_per_20ms"], "Instructions per 20 ms frame (QEMU, -icount shift=0)"))
     con.print(cm.footprint_table(r["footprint_os"]))
     con.print("state bytes: " + ", ".join(f"{k} {v}" for k, v in r["state_bytes"].items()))
+    op = r["opus_m4"]
+    con.print(cm.instructions_table(op["instructions_per_20ms"], f"Opus on Cortex-M4, instructions per 20 ms ({op['codec']})"))
+    con.print("Opus state bytes: " + ", ".join(f"{k} {v}" for k, v in op["state_bytes"].items())
+              + "; deepest stack: " + ", ".join(f"{k} {v}" for k, v in op["stack_bytes"].items()))
+    con.print("libopus flash (linked, M4): " + ", ".join(f"-{k} {v['flash']}" for k, v in op["libopus_flash"].items()))
     for row in r["targets"]:
         con.print(f"{'met ' if row['met'] else 'MISSED'} {row['name']}: {row['value']} (target {row['target']})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from host_tools.paths import BUILD, NATIVE_INCLUDE, NATIVE_SRC
@@ -35,6 +36,31 @@ def footprint(modules: tuple[str, ...]) -> dict[str, Any]:
             text, data, bss = (int(x) for x in line.split()[:3])
             mods[m] = {"text": text, "data": data, "bss": bss, "flash": text + data, "static_ram": data + bss}
         out[core] = {"modules": mods, "total_flash": sum(v["flash"] for v in mods.values())}
+    return out
+
+
+_MAP_SECTION = re.compile(r"^ (\.[\w.$]+)?\s*(?:\n\s+)?0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$", re.M)
+
+
+def linked_footprint(map_file: Path, member: str) -> dict[str, int]:
+    """Bytes an archive's objects (input files whose name contains `member`, e.g. "libopus")
+    occupy in a linked image, from the GNU ld map: text (code and constants), data, bss; flash =
+    text + data, static_ram = data + bss. Only what the link kept is counted."""
+    text = map_file.read_text(errors="replace")
+    text = text[text.find("Linker script and memory map"):]
+    out = {"text": 0, "data": 0, "bss": 0}
+    for m in _MAP_SECTION.finditer(text):
+        name, size, where = m.group(1) or "", int(m.group(3), 16), m.group(4)
+        if member not in where or size == 0:
+            continue
+        if name.startswith((".bss", "COMMON")):
+            out["bss"] += size
+        elif name.startswith(".data"):
+            out["data"] += size
+        elif name.startswith((".text", ".rodata", ".ARM.exidx", ".ARM.extab")):
+            out["text"] += size  # loaded sections only: not .comment, .ARM.attributes, debug info
+    out["flash"] = out["text"] + out["data"]
+    out["static_ram"] = out["data"] + out["bss"]
     return out
 
 

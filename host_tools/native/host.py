@@ -29,8 +29,10 @@ CDEF_DIR = NATIVE / "cdef"
 
 def cdef_files() -> list[Path]:
     """The binding's declarations, one file per group of modules (native_codec/cdef/*.cdef); each
-    names the headers it needs on a line `// Headers: a.h b.h`."""
-    return sorted(CDEF_DIR.glob("*.cdef"))
+    names the headers it needs on a line `// Headers: a.h b.h`. A file with a line
+    `// Module: NAME` belongs to another extension (e.g. native_codec._opus, built by
+    host_tools.native.opus) and is left out of this one."""
+    return sorted(f for f in CDEF_DIR.glob("*.cdef") if "\n// Module:" not in "\n" + f.read_text())
 
 
 def _cdef_and_headers() -> tuple[str, list[str]]:
@@ -83,14 +85,21 @@ def ensure_built(force: bool = False) -> Path:
         include_dirs=[str(NATIVE_INCLUDE)],
         extra_compile_args=EXTENSION_CFLAGS,
     )
-    tmp = BUILD / "host" / "cffi"
+    target = compile_extension(ffi, BUILD / "host" / "cffi")
+    stamp.write_text(digest)
+    return target
+
+
+def compile_extension(ffi: object, tmp: Path) -> Path:
+    """Compiles a cffi extension (set_source done) with EXTENSION_CC in `tmp` and places it in the
+    native_codec package; returns its path."""
     tmp.mkdir(parents=True, exist_ok=True)
     saved = {k: os.environ.get(k) for k in ("CC", "LDSHARED")}
     if shutil.which(EXTENSION_CC):
         os.environ["CC"] = EXTENSION_CC
         os.environ["LDSHARED"] = f"{EXTENSION_CC} -shared"
     try:
-        built = Path(ffi.compile(tmpdir=str(tmp), verbose=False))
+        built = Path(ffi.compile(tmpdir=str(tmp), verbose=False))  # type: ignore[attr-defined]
     finally:
         for k, v in saved.items():
             if v is None:
@@ -99,7 +108,6 @@ def ensure_built(force: bool = False) -> Path:
                 os.environ[k] = v
     target = NATIVE / built.name
     shutil.copy2(built, target)
-    stamp.write_text(digest)
     return target
 
 

@@ -131,4 +131,21 @@ static inline void report(const char *name, const digest *d)
     tio_puts(line);
 }
 
+/* Whether the command line s starts with the word w (then *rest: what follows, blanks skipped). */
+static inline int word_eq(const char *s, const char *w, const char **rest)
+{
+    size_t i = 0;
+    while (w[i] != '\0' && s[i] == w[i]) {
+        i++;
+    }
+    if (w[i] != '\0' || (s[i] != '\0' && s[i] != ' ')) {
+        return 0;
+    }
+    while (s[i] == ' ') {
+        i++;
+    }
+    *rest = s + i;
+    return 1;
+}
+
 #endif

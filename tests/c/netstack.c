@@ -586,22 +586,14 @@ static void run_bench(void)
 
 /* ---- main ---- */
 
-static int word_eq(const char *s, const char *w)
-{
-    size_t i = 0;
-    while (w[i] != '\0' && s[i] == w[i]) {
-        i++;
-    }
-    return w[i] == '\0' && (s[i] == '\0' || s[i] == ' ');
-}
-
 int tio_main(void)
 {
     const char *cmd = tio_cmdline();
+    const char *rest = "";
     tio_puts("# netstack harness on ");
     tio_puts(tio_target());
     tio_puts("\n");
-    if (word_eq(cmd, "bench")) {
+    if (word_eq(cmd, "bench", &rest)) {
         run_bench();
     } else {
         run_scenarios();

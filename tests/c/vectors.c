@@ -563,22 +563,6 @@ static void run_bench(void)
 
 /* ---- main ---- */
 
-static int word_eq(const char *s, const char *w, const char **rest)
-{
-    size_t i = 0;
-    while (w[i] != '\0' && s[i] == w[i]) {
-        i++;
-    }
-    if (w[i] != '\0' || (s[i] != '\0' && s[i] != ' ')) {
-        return 0;
-    }
-    while (s[i] == ' ') {
-        i++;
-    }
-    *rest = s + i;
-    return 1;
-}
-
 int tio_main(void)
 {
     const char *cmd = tio_cmdline();

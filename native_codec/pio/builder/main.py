@@ -8,6 +8,13 @@ source is chosen by the env option `custom_program` (a name: <custom_program_dir
 default dir tests/c), overridden by the environment variable EDGECALL_PROGRAM, and names the ELF:
 .pio/build/<env>/<name>.elf. Objects are shared between programs, so switching is incremental.
 
+An environment may add one third-party library built from its own automake source lists
+(libopus, which host_tools/native/opus.py fetches into build/): `custom_lib_dir` (its folder,
+relative to the project), `custom_lib_sources` (`file.mk:VARIABLE` entries naming the lists),
+`custom_lib_flags` (its defines and include paths, relative to the project) and `custom_lib_opt`
+(its optimisation, -O2 by default). The library is compiled with the core's flags and these only,
+not with the project's -Wall -Wextra -Werror, and linked as a static archive.
+
 `pio run -e <env> -t upload` runs the ELF in qemu-system-arm (semihosting, -icount shift=0) with
 the arguments of the env option `custom_program_args`.
 """
@@ -88,6 +95,48 @@ env.BuildSources(
     os.path.join("$PROJECT_DIR", program_dir),
     f"-<*> +<{program}.c>",
 )
+
+
+def automake_list(path, variable):
+    """The file names of `VARIABLE = a.c \\ b.c ...` in an automake fragment."""
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    names, on = [], False
+    for line in lines:
+        if not on and line.split("=", 1)[0].strip() == variable and "=" in line:
+            on, line = True, line.split("=", 1)[1]
+        if on:
+            names += line.replace("\\", " ").split()
+            if not line.rstrip().endswith("\\"):
+                break
+    if not names:
+        sys.stderr.write(f"Error: {path} has no list {variable}\n")
+        env.Exit(1)
+    return names
+
+
+lib_dir = env.GetProjectOption("custom_lib_dir", "")
+if lib_dir:
+    project_dir = env.subst("$PROJECT_DIR")
+    lib_root = os.path.join(project_dir, lib_dir)
+    if not os.path.isdir(lib_root):
+        sys.stderr.write(
+            f"Error: {lib_dir} does not exist: run ./edgecall, which fetches it "
+            "(libopus: python -m host_tools.native.opus)\n"
+        )
+        env.Exit(1)
+    lib_sources = []
+    for entry in env.GetProjectOption("custom_lib_sources", "").split():
+        mk, variable = entry.split(":", 1)
+        lib_sources += automake_list(os.path.join(lib_root, mk), variable)
+    lib_env = env.Clone()  # before BuildProgram adds the project's build_flags to env
+    lib_flags = lib_env.ParseFlagsExtended(
+        [env.GetProjectOption("custom_lib_opt", "-O2"), env.GetProjectOption("custom_lib_flags", "")]
+    )
+    lib_flags["CPPPATH"] = [p if os.path.isabs(p) else os.path.join(project_dir, p) for p in lib_flags.get("CPPPATH", [])]
+    lib_env.Append(**lib_flags)
+    lib_filter = "-<*> " + " ".join(f"+<{name}>" for name in lib_sources)
+    env.Prepend(LIBS=[lib_env.BuildLibrary(os.path.join("$BUILD_DIR", "lib" + os.path.basename(lib_dir)), lib_root, lib_filter)])
 
 target_elf = env.BuildProgram()
 AlwaysBuild(env.Alias("nobuild", target_elf))
