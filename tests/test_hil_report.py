@@ -60,6 +60,7 @@ def sample_result() -> dict[str, Any]:
             "netstack_pesq_wb": {"clean": 4.2, "lossy5": 3.61, "jitter40": 3.8, "3g": 3.02},
             "stoi": {"clean": 0.97, "lossy5": 0.92, "jitter40": 0.93, "3g": 0.81},
             "call_success": {"clean": 1.0, "lossy5": 1.0, "jitter40": 0.95, "3g": 0.6},
+            "codec": {"clean": "opus", "lossy5": "g722", "jitter40": "g722", "3g": "g722"},
             "serial": {"requests": 4120, "p50_ms": 2.9, "p99_ms": 8.4, "lost": 0, "mismatched": 0},
             "video": {"wifi-busy": {"fps": 9.4, "psnr_db": 33.1, "psnr_min_db": 30.2, "frames_shown": 56,
                                     "frames_sent": 60, "dropped": 3}},
@@ -220,7 +221,7 @@ def test_html_has_tables_plots_and_escaped_details(tmp_path: Path) -> None:
     assert svgs[1].count('class="bar"') == 8 and "netstack bench" in svgs[1]
     assert svgs[2].count("<polyline") == 4 and svgs[4].count("<polyline") == 2
     # metrics table: PESQ beside the netstack figure, availability as a percentage
-    assert re.search(r"<td>3g</td><td class=\"num\">2.10</td><td class=\"num\">3.02</td>"
+    assert re.search(r"<td>3g</td><td>g722</td><td class=\"num\">2.10</td><td class=\"num\">3.02</td>"
                      r"<td class=\"num\">0.810</td><td class=\"num\">60.0 %</td>", page)
     details = page[page.index("Failed scenarios"):]
     assert "<details" in details and "call: no media for 3000 ms" in details and "rx_packets" in details

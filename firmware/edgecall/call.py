@@ -12,7 +12,8 @@
 # tells them apart by payload type and shows complete frames on the display.
 #
 # Settings (group 3, hal.storage): "call/server" = b"host:port" of the channel server,
-# "call/answer" = b"auto" (default) or b"manual", "call/video" = b"on" or b"off" (default). The
+# "call/answer" = b"auto" (default) or b"manual", "call/video" = b"on" or b"off" (default),
+# "call/codecs" = the codecs offered, best first (default: Opus where hal.codec has it, G.722). The
 # service starts at boot when the device is provisioned and call/server is set, or on the
 # console's "join" request.
 import asyncio
@@ -25,13 +26,22 @@ from edgecall.signaling import Signaling
 FRAME_MS = 20
 VIDEO_FPS = 10
 VIDEO_PT = 26
-RATES = {"g722": 16000, "pcmu": 8000, "pcma": 8000}
+RATES = {"opus": 16000, "g722": 16000, "pcmu": 8000, "pcma": 8000}
 HISTORY = 20
 
 
 def _setting(name, default=None):
     raw = hal.part("storage").get(name)
     return raw.decode() if raw else default
+
+
+def codecs():
+    """The codecs this device offers, best first: "call/codecs" (b"opus,g722,pcmu"), else Opus when
+    hal.codec has it (hal.codec.OPUS), then G.722 and G.711 µ-law."""
+    chosen = _setting("call/codecs")
+    if chosen:
+        return [c for c in chosen.split(",") if c in RATES]
+    return (["opus"] if getattr(hal.part("codec"), "OPUS", False) else []) + ["g722", "pcmu"]
 
 
 def _push(lst, value):
@@ -216,7 +226,7 @@ class CallService:
         host, port = server.rsplit(":", 1)
         self.stop()
         self.sig = Signaling(hal.part("net"), host, int(port), st["channel"], st["uid"], provision.token,
-                             on_event=self._event)
+                             codecs=codecs(), on_event=self._event)
         self.task = asyncio.create_task(self._run())
         log.info("call service: %s as %s via %s" % (st["channel"], st["uid"], server))
 

@@ -65,7 +65,7 @@ class ChannelServer:
     def __init__(self, app_id: str, app_cert: bytes, host: str = "127.0.0.1", port: int = 0,
                  impairment: Impairment | None = None, seed: int = 1, signal_rtt_ms: float = 0.0,
                  ring_timeout: float = 30.0, expiry_notice: float = 30.0, keepalive_timeout: float = 10.0,
-                 codecs: tuple[str, ...] = ("g722", "pcmu", "pcma")) -> None:
+                 codecs: tuple[str, ...] = ("opus", "g722", "pcmu", "pcma")) -> None:
         self.app_id, self._cert = app_id, app_cert
         self.host, self.port = host, port
         self.impairment = impairment or Impairment()

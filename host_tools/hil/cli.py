@@ -28,7 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("edgecall hil run: calls need at least 2 devices", file=sys.stderr)
         return EXIT_USAGE
     opts = scenarios.Options(duration=args.duration, cycles=args.cycles, reboots=args.reboots, stress_s=args.stress,
-                             impair=args.impair, seed=args.seed)
+                             impair=args.impair, seed=args.seed, codec=args.codec)
     cfg = runner.RunConfig(devices=args.devices, ports=args.port or [], only=args.scenario or [], opts=opts,
                            mic=args.mic, json_out=args.json, html_out=args.html, junit_out=args.junit,
                            command="edgecall " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
@@ -54,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.add_argument("--port", action="append", metavar="P", help="a real board's serial port (repeat; replaces the devkits)")
     r.add_argument("--scenario", action="append", metavar="NAME", help="run only these (glob, repeat), e.g. 'call-*'")
     r.add_argument("--impair", metavar="PROFILE", help="run the call scenarios under this profile (name or JSON) only")
+    r.add_argument("--codec", choices=["opus", "g722", "pcmu", "pcma"],
+                   help="the devices offer only this codec (default: their own choice, Opus where they have it)")
     r.add_argument("--duration", type=float, default=6.0, help="seconds each scored call is held (default 6)")
     r.add_argument("--cycles", type=int, default=20, help="call set-up/tear-down cycles per profile (default 20)")
     r.add_argument("--reboots", type=int, default=100, help="reboot cycles in serial-stress (default 100)")

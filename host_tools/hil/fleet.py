@@ -130,9 +130,18 @@ def renew(dut: Dut, ledger_url: str, ident: Identity, ttl: int) -> dict[str, Any
     return station(dut, ledger_url, ident, ttl, renew=True)
 
 
-def configure(duts: list[Dut], server_host: str, server_port: int, answer: str = "auto") -> None:
-    """Call settings, then the call service (re)started with them."""
+def configure(duts: list[Dut], server_host: str, server_port: int, answer: str = "auto",
+              codec: str | None = None) -> None:
+    """Call settings (codec: offer only that one; None: the device's default), then the call
+    service (re)started with them."""
     for d in duts:
         d.request("setting_set", "call/server", f"{server_host}:{server_port}".encode())
         d.request("setting_set", "call/answer", answer.encode())
+        if codec:
+            d.request("setting_set", "call/codecs", codec.encode())
+        else:
+            try:
+                d.request("setting_delete", "call/codecs")
+            except RuntimeError:
+                pass  # not set
         d.call("join")

@@ -403,13 +403,14 @@ def _html_metrics(result: Result) -> list[str]:
     out.append(_table(["metric", "p50", "p95", "samples"], rows))
     prof_rows = []
     pesq, net, stoi, ok = (_d(m.get(k)) for k in ("pesq_wb", "netstack_pesq_wb", "stoi", "call_success"))
+    codec = _d(m.get("codec"))
     for p in _profiles(m):
         avail = _num(ok.get(p))
-        prof_rows.append([(_e(p), ""), (_fmt(pesq.get(p), 2), "num"), (_fmt(net.get(p), 2), "num"),
+        prof_rows.append([(_e(p), ""), (_e(codec.get(p, "")), ""), (_fmt(pesq.get(p), 2), "num"), (_fmt(net.get(p), 2), "num"),
                           (_fmt(stoi.get(p), 3), "num"),
                           (_fmt(avail * 100 if avail is not None else None, 1, " %"), "num")])
     out.append("<h3>Per network profile</h3>")
-    out.append(_table(["profile", "PESQ-WB", "netstack PESQ-WB", "STOI", "availability"], prof_rows,
+    out.append(_table(["profile", "codec", "PESQ-WB", "netstack PESQ-WB", "STOI", "availability"], prof_rows,
                       "no per-profile metrics"))
     video = _d(m.get("video"))
     if video:
@@ -419,7 +420,7 @@ def _html_metrics(result: Result) -> list[str]:
                             (_fmt(_d(v).get("psnr_db"), 1, " dB"), "num"), (_fmt(_d(v).get("psnr_min_db"), 1, " dB"), "num"),
                             (_fmt(_d(v).get("frames_shown"), 0), "num"), (_fmt(_d(v).get("frames_sent"), 0), "num"),
                             (_fmt(_d(v).get("dropped"), 0), "num")] for p, v in video.items())))
-    shown = {"join_ms", "first_audio_ms", "pesq_wb", "netstack_pesq_wb", "stoi", "call_success", "video"}
+    shown = {"join_ms", "first_audio_ms", "pesq_wb", "netstack_pesq_wb", "stoi", "call_success", "video", "codec"}
     other = [(k, v) for k, v in _flat_metrics({k: v for k, v in m.items() if k not in shown})]
     if other:
         out.append("<h3>Other metrics</h3>")

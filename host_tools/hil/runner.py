@@ -100,7 +100,7 @@ class Run:
         ledger = str(cfg.work / "ledger.sqlite3")
         for p in fleet.provision_all(self.duts, ledger, ident):
             self.log(f"{p['device']}: {p['action']} as {p['uid']}")
-        fleet.configure(self.duts, self.server.host, self.server.port)
+        fleet.configure(self.duts, self.server.host, self.server.port, codec=cfg.opts.codec)
         calls.wait_joined(self.duts, timeout=20)
         return scenarios.Context(self.duts, self.server, ident, ledger, cfg.mic, self.sim_root, cfg.opts, self.log,
                                  t0=self.t0)
@@ -177,7 +177,8 @@ class Run:
         if ctx is not None:
             metrics.update({"join_ms": _percentiles(ctx.join_ms), "first_audio_ms": _percentiles(ctx.first_audio_ms),
                             "pesq_wb": ctx.pesq_wb, "stoi": ctx.stoi, "netstack_pesq_wb": ctx.netstack_pesq_wb,
-                            "call_success": ctx.call_success, "signal_rtt_ms": SIGNAL_RTT_MS, **ctx.extra})
+                            "call_success": ctx.call_success, "codec": ctx.codec, "signal_rtt_ms": SIGNAL_RTT_MS,
+                            **ctx.extra})
             series["jb"] = ctx.jb_series
         series["heap"] = {dev: [[t, v] for t, v in sorted(pts.items())] for dev, pts in self.heap.items()}
         devices = []

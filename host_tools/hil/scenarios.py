@@ -48,6 +48,7 @@ class Options:
     reboots: int = 100
     stress_s: float = 10.0
     impair: str | None = None  # run the call scenarios under this profile only
+    codec: str | None = None  # offer only this codec (the devices' call/codecs); None: their default
     seed: int = 1
 
 
@@ -69,6 +70,7 @@ class Context:
     netstack_pesq_wb: dict[str, float] = field(default_factory=dict)
     call_success: dict[str, float] = field(default_factory=dict)
     jb_series: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    codec: dict[str, str] = field(default_factory=dict)  # profile -> the codec its scored call used
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -201,7 +203,9 @@ def scored_call(ctx: Context, profile: str) -> dict[str, Any]:
     except (ValueError, RuntimeError) as e:
         ctx.log(f"  netstack reference for {profile} unavailable: {e}")
     rx = {d.id: r.stats[d.id].get("rx", {}) for d in (a, b)}
-    out = {"pesq_wb": ctx.pesq_wb[profile], "stoi": ctx.stoi[profile], "directions": scores,
+    codec = str(r.stats[a.id].get("codec"))
+    ctx.codec[profile] = codec
+    out = {"codec": codec, "pesq_wb": ctx.pesq_wb[profile], "stoi": ctx.stoi[profile], "directions": scores,
            "netstack_pesq_wb": ctx.netstack_pesq_wb.get(profile), "rx": rx, "setup_ms": r.setup_ms,
            "first_audio_ms": r.first_audio_ms}
     floor = PESQ_FLOOR.get(profile, 1.0)
