@@ -19,10 +19,12 @@ from host_tools.paths import ROOT
 pytestmark = pytest.mark.slow
 
 
-def hil(tmp: Path, *args: str, timeout: float = 900) -> tuple[subprocess.CompletedProcess[str], Path]:
+def hil(tmp: Path, *args: str, timeout: float = 900, sim_dir: Path | None = None) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp / "reports"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("EDGECALL_SIM_DIR", None)
+    if sim_dir is not None:
+        env["EDGECALL_SIM_DIR"] = str(sim_dir)
     cmd = [sys.executable, "-m", "host_tools", "hil", "run", "--json", str(out / "r.json"), "--html",
            str(out / "r.html"), "--junit", str(out / "r.xml"), *args]
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
@@ -86,3 +88,27 @@ def test_failed_scenario_attaches_a_diagnostic_bundle(tmp_path: Path, testdata: 
         assert any(" tx " in line for line in dev["transcript"]) and any(" rx " in line for line in dev["transcript"])
     case = [c for c in ET.parse(out / "r.xml").getroot().iter("testcase") if c.get("name") == "call-custom"][0]
     assert case.find("failure") is not None
+
+
+def test_boards_by_port_are_flashed_provisioned_and_called(tmp_path: Path, testdata: Path) -> None:
+    """--port takes serial ports of boards; here the ptys of devkits started on their own (their
+    supervisors may hold them). Scenarios that need a devkit's power switch or speaker recording
+    are reported as skipped with the reason; the rest run as on boards."""
+    from host_tools.firmware import build
+    from host_tools.sim import manager
+
+    root = tmp_path / "boards"
+    infos = manager.start(count=2, root=root, baud=115200, blank=True, install_files=build.files("vdk"))
+    try:
+        p, out = hil(tmp_path, *[a for i in infos for a in ("--port", i.port or "")], "--scenario", "join",
+                     "--scenario", "call-cycles-clean", "--scenario", "power-cut", "--cycles", "3", sim_dir=root)
+        assert p.returncode == 0, p.stderr[-3000:]
+        result = json.loads((out / "r.json").read_text())
+        assert [d["kind"] for d in result["devices"]] == ["board", "board"]
+        by = {s["name"]: s for s in result["scenarios"]}
+        assert by["call-cycles-clean"]["passed"] and not by["call-cycles-clean"].get("skipped")
+        assert by["power-cut"]["skipped"] == "needs virtual devkits (power control)"
+        skipped = [c for c in ET.parse(out / "r.xml").getroot().iter("testcase") if c.find("skipped") is not None]
+        assert [c.get("name") for c in skipped] == ["power-cut"]
+    finally:
+        manager.stop_all(root)

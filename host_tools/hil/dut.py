@@ -39,8 +39,8 @@ class Dut:
             target = resolve(None, self.id, self.sim_dir.parent if self.sim_dir else None)  # its pty changes per start
             self.port = target.port
             holders = target.allowed_holders
-        else:
-            holders = ()
+        else:  # a board; or a devkit's pty given as --port (its supervisor may hold it)
+            holders = resolve(self.port, None).allowed_holders
         t = open_port(self.port, self.baud, ignore_pids=holders)
         t.record()
         self._transport = t

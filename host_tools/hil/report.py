@@ -261,7 +261,8 @@ def to_junit(result: Result) -> bytes:
     if total is None:
         total = sum(_num(s.get("duration_s")) or 0.0 for s in scenarios)
     name = _xml_safe(str(result.get("tool") or "edgecall hil"))
-    counts = {"tests": str(len(scenarios)), "failures": str(failures), "errors": "0", "skipped": "0",
+    skipped = sum(1 for s in scenarios if s.get("passed") and s.get("skipped"))
+    counts = {"tests": str(len(scenarios)), "failures": str(failures), "errors": "0", "skipped": str(skipped),
               "time": f"{total:.3f}"}
     root = ET.Element("testsuites", {"name": name, **counts})
     suite_attrs = {"name": name, **counts, "hostname": _xml_safe(socket.gethostname())}
@@ -289,6 +290,8 @@ def to_junit(result: Result) -> bytes:
             "time": f"{_num(sc.get('duration_s')) or 0.0:.3f}",
         })
         if sc.get("passed"):
+            if sc.get("skipped"):
+                ET.SubElement(case, "skipped", {"message": _xml_safe(str(sc["skipped"]))})
             continue
         error = str(sc.get("error") or "scenario failed (no error text)")
         fail = ET.SubElement(case, "failure", {"message": _xml_safe(_error_head(error)), "type": "ScenarioFailed"})
@@ -327,8 +330,8 @@ h4 { font-size: 13px; margin: 12px 0 2px; }
 .badge { display: inline-block; padding: 3px 12px; border-radius: 4px; color: #fff; font-weight: 700;
          font-size: 14px; letter-spacing: .04em; }
 .pass { background: #2e7d32; } .fail { background: #c62828; }
-td.pass, td.fail { background: none; font-weight: 700; }
-td.pass { color: #2e7d32; } td.fail { color: #c62828; }
+td.pass, td.fail, td.skip { background: none; font-weight: 700; }
+td.pass { color: #2e7d32; } td.fail { color: #c62828; } td.skip { color: #757575; }
 .meta { color: #555; margin: 2px 0; }
 code, pre { font: 12px/1.4 "DejaVu Sans Mono", ui-monospace, monospace; }
 pre { background: #fff; border: 1px solid #dde0e4; border-radius: 4px; padding: 8px 10px; overflow-x: auto;
@@ -360,7 +363,9 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[tuple[str, str]]], empty
             + "".join(body) + "</tbody></table>")
 
 
-def _result_cell(passed: Any) -> tuple[str, str]:
+def _result_cell(passed: Any, skipped: Any = None) -> tuple[str, str]:
+    if passed and skipped:
+        return ("SKIP", "skip")
     return ("PASS", "pass") if passed else ("FAIL", "fail")
 
 
@@ -385,9 +390,9 @@ def _html_header(result: Result) -> list[str]:
 def _html_scenarios(result: Result) -> list[str]:
     rows = []
     for sc in _scenarios(result):
-        rows.append([(_e(sc.get("name", "?")), ""), _result_cell(sc.get("passed")),
+        rows.append([(_e(sc.get("name", "?")), ""), _result_cell(sc.get("passed"), sc.get("skipped")),
                      (_fmt(sc.get("duration_s"), 1, " s"), "num"), (_e(", ".join(map(str, _l(sc.get("devices"))))), ""),
-                     (_e(sc.get("error") or ""), "err")])
+                     (_e(sc.get("error") or sc.get("skipped") or ""), "err")])
     return ["<h2>Scenarios</h2>", _table(["scenario", "result", "duration", "devices", "error"], rows,
                                          "no scenarios ran")]
 
@@ -607,7 +612,7 @@ def summary_table(result: Result) -> str:
     rows = [("scenario", "result", "duration", "key metric")]
     errors: dict[int, str] = {}
     for i, sc in enumerate(scenarios):
-        rows.append((str(sc.get("name", "?")), "PASS" if sc.get("passed") else "FAIL",
+        rows.append((str(sc.get("name", "?")), ("SKIP" if sc.get("skipped") else "PASS") if sc.get("passed") else "FAIL",
                      _fmt(sc.get("duration_s"), 1, " s"), _key_metric(_d(sc.get("metrics")))))
         if not sc.get("passed"):
             errors[i + 1] = _error_head(sc.get("error") or "scenario failed (no error text)", 160)

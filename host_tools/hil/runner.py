@@ -136,14 +136,17 @@ class Run:
         try:
             entry["metrics"] = fn(ctx)
             entry["passed"] = True
+        except scenarios.ScenarioSkipped as e:
+            entry["passed"], entry["skipped"] = True, str(e)
         except Exception as e:  # noqa: BLE001 - every failure is reported, with its bundle
             entry["error"] = f"{type(e).__name__}: {e}" if not isinstance(e, AssertionError) else str(e)
             entry["traceback"] = traceback.format_exc(limit=6)
             entry["diagnostics"] = {d.id: d.bundle() for d in self.duts}
         entry["duration_s"] = round(time.monotonic() - t, 2)
         self._collect_heap()
-        self.log(f"  {'passed' if entry['passed'] else 'FAILED'} in {entry['duration_s']:.1f} s"
-                 + (f": {entry['error']}" if entry["error"] else ""))
+        verdict = "skipped" if entry.get("skipped") else "passed" if entry["passed"] else "FAILED"
+        self.log(f"  {verdict} in {entry['duration_s']:.1f} s"
+                 + (f": {entry['error'] or entry.get('skipped')}" if entry["error"] or entry.get("skipped") else ""))
         return entry
 
     def execute(self) -> dict[str, Any]:
