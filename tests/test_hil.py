@@ -110,5 +110,12 @@ def test_boards_by_port_are_flashed_provisioned_and_called(tmp_path: Path, testd
         assert by["power-cut"]["skipped"] == "needs virtual devkits (power control)"
         skipped = [c for c in ET.parse(out / "r.xml").getroot().iter("testcase") if c.find("skipped") is not None]
         assert [c.get("name") for c in skipped] == ["power-cut"]
+        # the boards keep their call settings: `edgecall device call` shows the service
+        env = dict(os.environ, PYTHONPATH=str(ROOT), EDGECALL_SIM_DIR=str(root))
+        dev = [sys.executable, "-m", "host_tools", "device", "call", "--port", infos[0].port or ""]
+        st = subprocess.run([*dev, "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert st.returncode == 0 and json.loads(st.stdout)["service"] == "running", st.stderr
+        bad = subprocess.run([*dev, "invite"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and "callee's uid" in bad.stderr
     finally:
         manager.stop_all(root)

@@ -62,6 +62,34 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     return 0 if result["passed"] else 1
 
 
+def _call_text(d: dict[str, Any]) -> str:
+    lines = [f"{k:12} {d.get(k)}" for k in ("service", "state", "call_state", "call", "peer", "codec") if k in d]
+    if "join_ms" in d:
+        lines.append(f"{'join_ms':12} {d['join_ms'][-5:]}")
+    media = d.get("media")
+    if media:
+        rx = media["rx"]
+        lines.append(f"{'rx':12} received {rx['received']} lost {rx['lost']} late {rx['late']} concealed {rx['concealed']}"
+                     f" delay {rx['delay_ms']} ms")
+        lines.append(f"{'tx':12} packets {media['tx']['packets']} level {media['tx']['level']}"
+                     f" rtt {media['tx']['rtt_ms']} ms")
+    return "\n".join(lines)
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    if args.op == "invite" and not args.to:
+        raise ValueError("invite needs the callee's uid: device call invite UID")
+    with connect(args) as dev:
+        if args.op != "status":
+            reply = dev.call(args.op, **({"to": args.to} if args.op == "invite" else {}))
+            if args.op == "invite":
+                print(json.dumps(reply) if args.json else f"calling {args.to}: call {reply.get('call')}")
+                return 0
+        status = dev.call_status()
+    _print(args, status, _call_text)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         return int(args.device_func(args))
@@ -97,3 +125,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         if name == "reboot":
             p.add_argument("--wait", action="store_true")
         p.set_defaults(func=run, device_func=func)
+    p = dsub.add_parser("call", help="the call service: status (with media statistics), join, leave, invite UID, "
+                                     "accept, hangup")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--port", help="serial port path or pyserial URL")
+    g.add_argument("--device", help="virtual devkit id or a board's USB serial number")
+    p.add_argument("op", nargs="?", default="status", choices=["status", "join", "leave", "invite", "accept", "hangup"])
+    p.add_argument("to", nargs="?", help="the callee's uid (invite)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--timeout", type=float, default=5.0)
+    p.set_defaults(func=run, device_func=cmd_call)
