@@ -9,8 +9,18 @@
     feedback = rx.poll_feedback(now_ms)         # -> list[bytes]: RTCP RR (+ NACK) to send back
     rx.stats()                                  # dict: received, lost, recovered, concealed, late, jitter_ms, ...
 
-Codecs: "pcmu", "pcma", "dvi4" (8 kHz PCM) and "g722" (16 kHz PCM). PCM is a 1-D numpy int16 array:
-push() takes any whole number of 10 ms (up to max_ptime_ms), pull() returns ptime_ms of audio.
+Codecs: "pcmu", "pcma", "dvi4" (8 kHz PCM), "g722" and "opus" (16 kHz PCM). PCM is a 1-D numpy int16
+array: push() takes any whole number of 10 ms (up to max_ptime_ms), pull() returns ptime_ms of audio.
+
+Opus (RFC 7587: RTP clock 48 kHz, dynamic payload type pt_opus, default 111; one 20 ms frame per
+packet, so ptime_ms must be 20) runs in native_codec._opus, the media stack built with libopus
+(host_tools/native/opus.py); the other codecs in native_codec._nc. Its sender takes opus_bitrate
+(6000..64000), opus_complexity (0..10) and opus_loss_perc (the initial expected loss; in-band FEC
+is on while it is above 0); with adapt=True both follow the receiver reports (smoothed loss, at
+most 30 %). RED and RFC 5109 FEC are not used with Opus (red/fec_group must be off; the receiver
+ignores fec_slots): its own in-band FEC is the receiver's first recovery, before PLC. stats() adds
+the Opus counters (recovered_opus_fec, opus_plc_frames, ... on the receiver; opus_bitrate,
+opus_loss_perc, opus_inband_fec on the sender).
 Times are integer milliseconds of one clock shared by the caller's simulation or event loop; call
 pull() every ptime_ms. Nothing here opens sockets: feed packets in, send what comes out.
 
@@ -32,8 +42,9 @@ __all__ = ["MediaSender", "MediaReceiver", "CODECS", "parse_rtp", "parse_rtcp", 
 
 Bytes = Union[bytes, bytearray, memoryview]
 
-CODECS = {"pcmu": 0, "pcma": 1, "g722": 2, "dvi4": 3}
-RATES = {"pcmu": 8000, "pcma": 8000, "g722": 16000, "dvi4": 8000}
+CODECS = {"pcmu": 0, "pcma": 1, "g722": 2, "dvi4": 3, "opus": 4}
+RATES = {"pcmu": 8000, "pcma": 8000, "g722": 16000, "dvi4": 8000, "opus": 16000}
+RTP_CLOCK = {"pcmu": 8000, "pcma": 8000, "g722": 8000, "dvi4": 8000, "opus": 48000}  # RFC 3551 §4.5.2, RFC 7587
 _MAX_PACKET = int(lib.EC_MEDIA_MAX_PACKET)
 _RX_STATUS = {0: "media", 1: "rtcp", 2: "fec", 3: "late", 4: "duplicate", 5: "ignored", 6: "overflow",
               -4: "malformed", -5: "unsupported"}
@@ -89,15 +100,35 @@ def _bytes(data: object, name: str = "packet") -> bytes:
     return bytes(data)
 
 
-def _struct_dict(obj: Any, ctype: str) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name, _f in ffi.typeof(ctype).fields}
+def _struct_dict(obj: Any, ctype: str, ffi_: Any = ffi) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name, _f in ffi_.typeof(ctype).fields}
+
+
+def _backend(codec: str) -> tuple[Any, Any]:
+    """(ffi, lib) of the extension that runs this codec: native_codec._opus (the media stack built
+    with libopus, -DEC_MEDIA_WITH_OPUS) for "opus", native_codec._nc for the others."""
+    if codec != "opus":
+        return ffi, lib
+    try:
+        from native_codec._opus import ffi as offi, lib as olib
+    except ImportError as exc:  # pragma: no cover - only before the first build
+        raise ImportError("codec='opus' needs native_codec's Opus extension; run ./edgecall (it fetches libopus "
+                          "from Debian's source package) or python -m host_tools.native.opus") from exc
+    return offi, olib
+
+
+def _opus_pt(pt_opus: object, pt_red: int, pt_fec: int) -> int:
+    pt = _int(pt_opus, "pt_opus", 96, 127)
+    if pt in (pt_red, pt_fec):
+        raise ValueError(f"pt_opus ({pt}) must differ from pt_red and pt_fec")
+    return pt
 
 
 class _State:
     def _alloc(self, ctype: str, size: int) -> Any:
-        self._mem = ffi.new("uint64_t[]", (size + 7) // 8)
+        self._mem = self._ffi.new("uint64_t[]", (size + 7) // 8)
         self.state_bytes = size
-        return ffi.cast(f"{ctype} *", self._mem)
+        return self._ffi.cast(f"{ctype} *", self._mem)
 
 
 class MediaSender(_State):
@@ -114,9 +145,16 @@ class MediaSender(_State):
                  max_ptime_ms: Optional[int] = None, cache_packets: Optional[int] = None,
                  ssrc: Optional[int] = None, seq: Optional[int] = None, ts: Optional[int] = None,
                  fec_seq: Optional[int] = None, pt_red: int = 96, pt_fec: int = 97,
-                 rtcp_interval_ms: int = 1000) -> None:
+                 rtcp_interval_ms: int = 1000, pt_opus: int = 111, opus_bitrate: int = 24000,
+                 opus_complexity: int = 0, opus_loss_perc: int = 0) -> None:
         self.codec = _codec(codec)
+        self._ffi, self._lib = _backend(self.codec)
         self.sample_rate = RATES[self.codec]
+        if self.codec == "opus":
+            if ptime_ms != 20:
+                raise ValueError(f"ptime_ms must be 20 for opus (one 20 ms frame per packet), got {ptime_ms!r}")
+            if red or fec_group:
+                raise ValueError("red and fec_group are not used with opus (its in-band FEC is): leave them off")
         ptime = _int(ptime_ms, "ptime_ms", 10, 60, 10)
         max_ptime = max(ptime, 40) if max_ptime_ms is None else _int(max_ptime_ms, "max_ptime_ms", 10, 60, 10)
         if ptime > max_ptime:
@@ -133,7 +171,7 @@ class MediaSender(_State):
         pt_f = _int(pt_fec, "pt_fec", 96, 127)
         if pt_r == pt_f:
             raise ValueError("pt_red and pt_fec must differ")
-        cfg = ffi.new("ec_media_tx_config *")
+        cfg = self._ffi.new("ec_media_tx_config *")
         cfg.codec = CODECS[self.codec]
         cfg.ptime_ms = ptime
         cfg.max_ptime_ms = max_ptime
@@ -150,24 +188,29 @@ class MediaSender(_State):
         cfg.ts0 = random.getrandbits(32) if ts is None else _u32(ts, "ts")
         cfg.seq0 = random.getrandbits(16) if seq is None else _int(seq, "seq", 0, 0xFFFF)
         cfg.fec_seq0 = random.getrandbits(16) if fec_seq is None else _int(fec_seq, "fec_seq", 0, 0xFFFF)
+        if self.codec == "opus":
+            cfg.pt_opus = _opus_pt(pt_opus, pt_r, pt_f)
+            cfg.opus_bitrate = _int(opus_bitrate, "opus_bitrate", 6000, 64000)
+            cfg.opus_complexity = _int(opus_complexity, "opus_complexity", 0, 10)
+            cfg.opus_loss_perc = _int(opus_loss_perc, "opus_loss_perc", 0, 100)
         self.ssrc = int(cfg.ssrc)
         self.max_ptime_ms = max_ptime
-        self.block_samples = int(lib.ec_media_block_samples(cfg.codec))
-        size = int(lib.ec_media_tx_state_size(cfg))
+        self.block_samples = int(self._lib.ec_media_block_samples(cfg.codec))
+        size = int(self._lib.ec_media_tx_state_size(cfg))
         if size == 0:
             raise ValueError("inconsistent sender configuration")
         self._st = self._alloc("ec_media_tx", size)
-        _check(lib.ec_media_tx_init(self._st, size, cfg), "MediaSender")
-        self._out = ffi.new("uint8_t[]", _MAX_PACKET)
+        _check(self._lib.ec_media_tx_init(self._st, size, cfg), "MediaSender")
+        self._out = self._ffi.new("uint8_t[]", _MAX_PACKET)
         self.frame_samples = self.block_samples * ptime // 10
 
     def _drain(self, now: int) -> list[bytes]:
         out: list[bytes] = []
         while True:
-            n = _check(lib.ec_media_tx_poll(self._st, now, self._out, _MAX_PACKET), "MediaSender.poll")
+            n = _check(self._lib.ec_media_tx_poll(self._st, now, self._out, _MAX_PACKET), "MediaSender.poll")
             if n == 0:
                 return out
-            out.append(bytes(ffi.buffer(self._out, n)))
+            out.append(bytes(self._ffi.buffer(self._out, n)))
 
     def push(self, pcm_frame: np.ndarray, now_ms: int) -> list[bytes]:
         """Encode a frame (10 ms multiples, up to max_ptime_ms); returns the packets to send now."""
@@ -181,7 +224,7 @@ class MediaSender(_State):
                 f"pcm_frame must hold a whole number of 10 ms blocks ({bs} samples at {self.sample_rate} Hz), "
                 f"at most {self.max_ptime_ms} ms, got {n} samples")
         a = np.ascontiguousarray(pcm_frame)
-        _check(lib.ec_media_tx_push(self._st, ffi.from_buffer("int16_t[]", a), n, now), "MediaSender.push")
+        _check(self._lib.ec_media_tx_push(self._st, self._ffi.from_buffer("int16_t[]", a), n, now), "MediaSender.push")
         return self._drain(now)
 
     def on_packet(self, packet: Bytes, now_ms: int) -> list[bytes]:
@@ -189,7 +232,7 @@ class MediaSender(_State):
         Bytes that are not valid RTCP are ignored."""
         raw = _bytes(packet)
         now = _now(now_ms)
-        lib.ec_media_tx_on_packet(self._st, raw, len(raw), now)
+        self._lib.ec_media_tx_on_packet(self._st, raw, len(raw), now)
         return self._drain(now)
 
     def poll(self, now_ms: int) -> list[bytes]:
@@ -197,11 +240,16 @@ class MediaSender(_State):
         return self._drain(_now(now_ms))
 
     def stats(self) -> dict[str, Any]:
-        s = ffi.new("ec_media_tx_stats *")
-        _check(lib.ec_media_tx_get_stats(self._st, s), "MediaSender.stats")
-        d = _struct_dict(s, "ec_media_tx_stats")
+        s = self._ffi.new("ec_media_tx_stats *")
+        _check(self._lib.ec_media_tx_get_stats(self._st, s), "MediaSender.stats")
+        d = _struct_dict(s, "ec_media_tx_stats", self._ffi)
         d["fraction_lost_ratio"] = d["fraction_lost"] / 256.0
-        d["jitter_ms"] = d["jitter"] / 8.0
+        d["jitter_ms"] = d["jitter"] * 1000.0 / RTP_CLOCK[self.codec]
+        if self.codec == "opus":
+            o = self._ffi.new("ec_media_opus_stats *")
+            _check(self._lib.ec_media_tx_opus_stats(self._st, o), "MediaSender.stats")
+            d.update(opus_bitrate=o.bitrate, opus_loss_perc=o.loss_perc, opus_inband_fec=o.inband_fec,
+                     opus_encode_errors=o.encode_errors)
         d["state_bytes"] = self.state_bytes
         return d
 
@@ -220,10 +268,11 @@ class MediaReceiver(_State):
                  min_delay_ms: int = 0, max_delay_ms: int = 0, buffer_ms: int = 400,
                  max_ptime_ms: int = 60, nack: bool = True, nack_retry_ms: int = 100, fec_slots: int = 2,
                  pt_red: int = 96, pt_fec: int = 97, rtcp_interval_ms: int = 1000,
-                 ssrc: Optional[int] = None) -> None:
+                 ssrc: Optional[int] = None, pt_opus: int = 111) -> None:
         self.codec = _codec(codec)
+        self._ffi, self._lib = _backend(self.codec)
         self.sample_rate = RATES[self.codec]
-        cfg = ffi.new("ec_media_rx_config *")
+        cfg = self._ffi.new("ec_media_rx_config *")
         cfg.codec = CODECS[self.codec]
         cfg.ptime_ms = _int(ptime_ms, "ptime_ms", 10, 60, 10)
         cfg.max_ptime_ms = _int(max_ptime_ms, "max_ptime_ms", 10, 60, 10)
@@ -240,15 +289,19 @@ class MediaReceiver(_State):
             raise ValueError("pt_red and pt_fec must differ")
         cfg.rtcp_interval_ms = _int(rtcp_interval_ms, "rtcp_interval_ms", 100, 60000)
         cfg.ssrc = random.getrandbits(32) if ssrc is None else _u32(ssrc, "ssrc")
+        if self.codec == "opus":
+            if cfg.max_ptime_ms < 20:
+                raise ValueError(f"max_ptime_ms must be at least 20 for opus, got {cfg.max_ptime_ms}")
+            cfg.pt_opus = _opus_pt(pt_opus, cfg.pt_red, cfg.pt_fec)
         self.ssrc = int(cfg.ssrc)
-        size = int(lib.ec_media_rx_state_size(cfg))
+        size = int(self._lib.ec_media_rx_state_size(cfg))
         if size == 0:
             raise ValueError("inconsistent receiver configuration")
         self._st = self._alloc("ec_media_rx", size)
-        _check(lib.ec_media_rx_init(self._st, size, cfg), "MediaReceiver")
-        self.frame_samples = int(lib.ec_media_rx_frame_samples(self._st))
+        _check(self._lib.ec_media_rx_init(self._st, size, cfg), "MediaReceiver")
+        self.frame_samples = int(self._lib.ec_media_rx_frame_samples(self._st))
         self.ptime_ms = int(cfg.ptime_ms)
-        self._out = ffi.new("uint8_t[]", _MAX_PACKET)
+        self._out = self._ffi.new("uint8_t[]", _MAX_PACKET)
         self._now = 0
 
     def on_packet(self, packet: Bytes, now_ms: int) -> str:
@@ -256,7 +309,7 @@ class MediaReceiver(_State):
         "duplicate", "ignored" (other SSRC or payload type), "overflow", "malformed", "unsupported"."""
         raw = _bytes(packet)
         self._now = _now(now_ms)
-        rc = lib.ec_media_rx_packet(self._st, raw, len(raw), self._now)
+        rc = self._lib.ec_media_rx_packet(self._st, raw, len(raw), self._now)
         if rc not in _RX_STATUS:
             _check(rc, "MediaReceiver.on_packet")
         return _RX_STATUS[rc]
@@ -265,7 +318,7 @@ class MediaReceiver(_State):
         """The next ptime_ms of audio (int16 at the codec's rate)."""
         self._now = _now(now_ms)
         out = np.empty(self.frame_samples, dtype=np.int16)
-        _check(lib.ec_media_rx_pull(self._st, self._now, ffi.from_buffer("int16_t[]", out), len(out)),
+        _check(self._lib.ec_media_rx_pull(self._st, self._now, self._ffi.from_buffer("int16_t[]", out), len(out)),
                "MediaReceiver.pull")
         return out
 
@@ -274,20 +327,26 @@ class MediaReceiver(_State):
         self._now = _now(now_ms)
         out: list[bytes] = []
         while len(out) < 4:
-            n = _check(lib.ec_media_rx_poll_feedback(self._st, self._now, self._out, _MAX_PACKET),
+            n = _check(self._lib.ec_media_rx_poll_feedback(self._st, self._now, self._out, _MAX_PACKET),
                        "MediaReceiver.poll_feedback")
             if n == 0:
                 break
-            out.append(bytes(ffi.buffer(self._out, n)))
+            out.append(bytes(self._ffi.buffer(self._out, n)))
         return out
 
     def stats(self, now_ms: Optional[int] = None) -> dict[str, Any]:
         now = self._now if now_ms is None else _now(now_ms)
-        s = ffi.new("ec_media_rx_stats *")
-        _check(lib.ec_media_rx_get_stats(self._st, now, s), "MediaReceiver.stats")
-        d = _struct_dict(s, "ec_media_rx_stats")
+        s = self._ffi.new("ec_media_rx_stats *")
+        _check(self._lib.ec_media_rx_get_stats(self._st, now, s), "MediaReceiver.stats")
+        d = _struct_dict(s, "ec_media_rx_stats", self._ffi)
         d["recovered"] = d["recovered_red"] + d["recovered_fec"]
-        d["jitter_ms"] = d["jitter"] / 8.0
+        d["jitter_ms"] = d["jitter"] * 1000.0 / RTP_CLOCK[self.codec]
+        if self.codec == "opus":
+            o = self._ffi.new("ec_media_opus_stats *")
+            _check(self._lib.ec_media_rx_opus_stats(self._st, o), "MediaReceiver.stats")
+            d.update(recovered_opus_fec=o.recovered_fec, opus_plc_frames=o.plc_frames, opus_plc_blocks=o.plc_blocks,
+                     opus_bad_payloads=o.bad_payloads, opus_decode_errors=o.decode_errors)
+            d["recovered"] += o.recovered_fec
         d["loss_fraction"] = d["lost"] / d["expected"] if d["expected"] else 0.0
         d["state_bytes"] = self.state_bytes
         return d

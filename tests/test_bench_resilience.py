@@ -72,8 +72,8 @@ def test_concealment_beats_zero_fill_at_30_percent(testdata: Path) -> None:
 
 
 def test_report_structure(testdata: Path, tmp_path: Path) -> None:
-    cfg = res.Config(losses=(0, 30), seeds=(1,), files={"g722": ("speech_16k.wav",), "g711": ("or109.wav",)},
-                     max_seconds=3.0, workers=1)
+    cfg = res.Config(codecs=("g722", "g711"), losses=(0, 30), seeds=(1,),
+                     files={"g722": ("speech_16k.wav",), "g711": ("or109.wav",)}, max_seconds=3.0, workers=1)
     report = json.loads(json.dumps(res.benchmark(cfg, plot_path=tmp_path / "r.png")))
     assert {"results", "averages", "ceiling", "targets", "plot"} <= set(report)
     results = report["results"]
@@ -91,3 +91,21 @@ def test_report_structure(testdata: Path, tmp_path: Path) -> None:
     assert all(t["value"] is None and t["met"] is None for t in report["targets"])  # 10/20/40 % not run
     png = Path(report["plot"])
     assert png == tmp_path / "r.png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_opus_rows_with_inband_fec(testdata: Path, tmp_path: Path) -> None:
+    """Opus at 16 and 24 kbit/s runs through the same modes and loss patterns as G.722; at 24 kbit/s
+    its full mode (in-band FEC from the start) rebuilds lost frames from the next packet, and the
+    report's averages and plot include both Opus rates."""
+    cfg = res.Config(codecs=("g722", "opus16", "opus24"), losses=(20,), patterns=("random",), seeds=(1,),
+                     files={c: ("speech_16k.wav",) for c in ("g722", "opus16", "opus24")}, max_seconds=3.0,
+                     workers=1)
+    report = json.loads(json.dumps(res.benchmark(cfg, plot_path=tmp_path / "r.png")))
+    rows = {(r["codec"], r["mode"]): r for r in report["results"]}
+    assert set(rows) == {(c, m) for c in ("g722", "opus16", "opus24") for m in res.MODES}
+    assert rows[("opus24", "full")]["recovered_opus_fec"] > 0 and rows[("opus24", "plc")]["recovered_opus_fec"] == 0
+    assert rows[("opus24", "full")]["opus_inband_fec"] == 1
+    for c in ("opus16", "opus24"):
+        assert PESQ_RANGE[0] <= report["ceiling"][c]["pesq"] <= PESQ_RANGE[1]
+        assert all(PESQ_RANGE[0] <= rows[(c, m)]["pesq"] <= PESQ_RANGE[1] for m in res.MODES)
+    assert Path(report["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

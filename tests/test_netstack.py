@@ -896,7 +896,8 @@ def test_receiver_counts_malformed_and_survives_garbage() -> None:
 # ---- Python argument checking ------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs", [
-    dict(codec="opus"), dict(ptime_ms=25), dict(ptime_ms=0), dict(ptime_ms=80), dict(fec_group=1),
+    dict(codec="speex"), dict(codec="opus", ptime_ms=40), dict(codec="opus", fec_group=4), dict(ptime_ms=25),
+    dict(ptime_ms=0), dict(ptime_ms=80), dict(fec_group=1),
     dict(fec_group=17), dict(red="yes"), dict(g722_bitrate=32000), dict(ptime_ms=60, max_ptime_ms=40),
     dict(cache_packets=4), dict(ssrc=-1), dict(seq=70000), dict(pt_red=97, pt_fec=97), dict(pt_red=50),
     dict(rtcp_interval_ms=10), dict(ptime_ms=20.0),

@@ -123,6 +123,14 @@ def scenarios(testdata: Path) -> dict[str, Scenario]:
         Scenario("redfec", dict(codec="dvi4", ptime_ms=30, red=True, fec_group=3, adapt=False, **ids),
                  dict(codec="dvi4", ptime_ms=20, delay_ms=60, nack=False, ssrc=7)),
         pcm16[: 8 * 720], 240, {4, 9, 10}, 900)
+    # Opus (RFC 7587) with in-band FEC at a fixed 20 % expected loss (at 24 kbit/s, complexity 0,
+    # libopus 1.3.1 codes LBRR from about 12 %), reports looped back; lost packets are rebuilt
+    # from the next packet's FEC or concealed by Opus's PLC
+    out["opus"] = run_host(
+        Scenario("opus", dict(codec="opus", ptime_ms=20, adapt=False, opus_loss_perc=20, opus_bitrate=24000,
+                              rtcp_interval_ms=200, **ids),
+                 dict(codec="opus", ptime_ms=20, nack=False, min_delay_ms=40, rtcp_interval_ms=200, ssrc=9)),
+        pcm16, 320, {6, 11, 17, 18, 25, 33}, 1000)
     # plain G.722 without NACK: one packet lost, concealed
     out["drop"] = run_host(
         Scenario("drop", dict(codec="g722", ptime_ms=20, adapt=False, **ids),
@@ -212,7 +220,7 @@ def replayed(setup: tuple[Device, dict[str, Scenario]]) -> dict[str, tuple[Scena
     dev, scs = setup
     out = {}
     for name, sc in scs.items():
-        end = {"loop": 1000, "redfec": 900, "drop": 500}[name]
+        end = {"loop": 1000, "redfec": 900, "drop": 500, "opus": 1000}[name]
         status, txs, rxs = json.loads(dev.run(f"replay({name!r}, {sc.tx_kw!r}, {sc.rx_kw!r}, {end})", 60))
         out[name] = (sc, {"status": status, "tx_stats": txs, "rx_stats": rxs,
                           "tx": unframe((dev.flash / f"{name}.tx").read_bytes()),
@@ -227,14 +235,25 @@ def _struct_fields(ctype: str) -> dict[str, Any]:
 
 # ---- sender ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["loop", "redfec", "drop"])
+OPUS_TX = {"opus_bitrate", "opus_loss_perc", "opus_inband_fec", "opus_encode_errors"}
+OPUS_RX = {"recovered_opus_fec", "opus_plc_frames", "opus_plc_blocks", "opus_bad_payloads", "opus_decode_errors"}
+
+
+def _same_stats(got: dict[str, Any], host: dict[str, Any], ctype: str, opus: set[str]) -> None:
+    """The device's statistics are the C struct's fields (plus the Opus counters for Opus), with
+    the host's values."""
+    names = set(_struct_fields(ctype)) | (opus if "opus_plc_frames" in host or "opus_bitrate" in host else set())
+    assert set(got) == names
+    assert got == {k: host[k] for k in names}
+
+
+@pytest.mark.parametrize("name", ["loop", "redfec", "drop", "opus"])
 def test_sender_packets_equal_host(replayed: dict[str, Any], name: str) -> None:
     sc, got = replayed[name]
     assert len(got["tx"]) == len(sc.tx_out)
     for i, (a, b) in enumerate(zip(got["tx"], sc.tx_out)):
         assert a == b, f"packet {i} differs"
-    fields = _struct_fields("ec_media_tx_stats")
-    assert got["tx_stats"] == {k: sc.tx_stats[k] for k in fields}
+    _same_stats(got["tx_stats"], sc.tx_stats, "ec_media_tx_stats", OPUS_TX)
 
 
 def test_scenarios_exercise_the_stack(replayed: dict[str, Any]) -> None:
@@ -250,15 +269,28 @@ def test_scenarios_exercise_the_stack(replayed: dict[str, Any]) -> None:
 
 # ---- receiver -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["loop", "redfec", "drop"])
+@pytest.mark.parametrize("name", ["loop", "redfec", "drop", "opus"])
 def test_receiver_equals_host(replayed: dict[str, Any], name: str) -> None:
     sc, got = replayed[name]
     assert got["status"] == sc.rx_status
     assert len(got["pcm"]) == len(sc.rx_pcm)
     assert got["pcm"] == bytes(sc.rx_pcm)
     assert got["fb"] == sc.rx_fb
-    fields = _struct_fields("ec_media_rx_stats")
-    assert got["rx_stats"] == {k: sc.rx_stats[k] for k in fields}
+    _same_stats(got["rx_stats"], sc.rx_stats, "ec_media_rx_stats", OPUS_RX)
+
+
+def test_opus_scenario_uses_inband_fec(replayed: dict[str, Any]) -> None:
+    """RFC 7587 on the devkit: PT 111, 48 kHz timestamps (960 per packet), marker on the first;
+    the lost packets are rebuilt from in-band FEC (or PLC when the next one is lost too)."""
+    sc, got = replayed["opus"]
+    media = [p for p in got["tx"] if not _is_rtcp(p)]
+    assert all(p[1] & 0x7F == 111 for p in media) and media[0][1] & 0x80 and not any(p[1] & 0x80 for p in media[1:])
+    ts = [int.from_bytes(p[4:8], "big") for p in media]
+    assert all((b - a) % 2**32 == 960 for a, b in zip(ts, ts[1:]))
+    st = got["rx_stats"]
+    assert st["lost"] == sc.dropped >= 4  # (some of the indices dropped are SRs)
+    assert st["recovered_opus_fec"] >= 2 and st["recovered_opus_fec"] + st["opus_plc_frames"] == sc.dropped
+    assert got["tx_stats"]["opus_inband_fec"] == 1 and got["tx_stats"]["opus_loss_perc"] > 0
 
 
 def test_receiver_conceals_the_lost_packet(replayed: dict[str, Any]) -> None:
@@ -325,7 +357,10 @@ def test_bad_packets_never_raise(setup: tuple[Device, dict[str, Scenario]]) -> N
 def test_bad_arguments_raise_value_error(setup: tuple[Device, dict[str, Scenario]]) -> None:
     dev, _ = setup
     cases = [
-        "codec.MediaSender(codec='opus')", "codec.MediaSender(ptime_ms=25)", "codec.MediaSender(ptime_ms=0)",
+        "codec.MediaSender(codec='opus', ptime_ms=40)", "codec.MediaSender(codec='opus', red=True)",
+        "codec.MediaSender(codec='opus', opus_bitrate=5000)", "codec.MediaSender(codec='opus', pt_opus=96)",
+        "codec.MediaReceiver(codec='opus', max_ptime_ms=10)", "codec.MediaSender(codec='speex')",
+        "codec.MediaSender(ptime_ms=25)", "codec.MediaSender(ptime_ms=0)",
         "codec.MediaSender(ptime_ms=60, max_ptime_ms=40)", "codec.MediaSender(fec_group=1)",
         "codec.MediaSender(fec_group=17)", "codec.MediaSender(g722_bitrate=32000)",
         "codec.MediaSender(pt_red=97, pt_fec=97)", "codec.MediaSender(pt_red=95)",

@@ -81,6 +81,13 @@ def _codec(codec):
     return CODECS[codec]
 
 
+def _no_opus(codec):
+    # The board's _nc.mpy is the media stack without libopus (the pt_opus/opus_* parameters are
+    # there to keep the signatures of hal.vdk.codec, whose wasm32 library links libopus).
+    if codec == "opus":
+        raise ValueError("codec 'opus' is not in this board's _nc.mpy (built without libopus)")
+
+
 def _opt(v, bits):
     return random.getrandbits(bits) if v is None else v
 
@@ -108,8 +115,10 @@ class _Media:
 class MediaSender(_Media):
     def __init__(self, codec="g722", ptime_ms=20, red=False, fec_group=0, nack=True, *, adapt=True,
                  max_ptime_ms=None, g722_bitrate=64000, cache_packets=None, ssrc=None, seq=None,
-                 ts=None, fec_seq=None, pt_red=96, pt_fec=97, rtcp_interval_ms=1000):
+                 ts=None, fec_seq=None, pt_red=96, pt_fec=97, rtcp_interval_ms=1000, pt_opus=111,
+                 opus_bitrate=24000, opus_complexity=0, opus_loss_perc=0):
         lib = _lib()
+        _no_opus(codec)
         if max_ptime_ms is None:
             max_ptime_ms = max(ptime_ms, 40)
         if cache_packets is None:
@@ -137,8 +146,9 @@ class MediaSender(_Media):
 class MediaReceiver(_Media):
     def __init__(self, codec="g722", ptime_ms=20, *, max_ptime_ms=60, buffer_ms=400, delay_ms=None,
                  min_delay_ms=0, max_delay_ms=0, nack=True, nack_retry_ms=100, fec_slots=2,
-                 pt_red=96, pt_fec=97, rtcp_interval_ms=1000, ssrc=None):
+                 pt_red=96, pt_fec=97, rtcp_interval_ms=1000, ssrc=None, pt_opus=111):
         lib = _lib()
+        _no_opus(codec)
         self.ssrc = _opt(ssrc, 32)
         self.ptime_ms = ptime_ms
         self._st = lib.media_rx_new(_codec(codec), ptime_ms, max_ptime_ms, buffer_ms,

@@ -3,6 +3,11 @@ MediaReceiver): ec_media.h's sender and receiver in the devkit's wasm32 native_c
 argument checks of the host binding native_codec/media.py. PCM is bytes-like int16 LE, packets
 are bytes. Bad arguments raise ValueError (TypeError for an argument that is not bytes-like);
 packets off the network never raise. States are in the codec library's memory until close().
+
+codec="opus" (16 kHz, RFC 7587; the library links libopus): ptime 20 ms only, no RED or RFC 5109
+FEC (its in-band FEC and PLC serve instead); the sender takes pt_opus, opus_bitrate,
+opus_complexity, opus_loss_perc, the receiver pt_opus, as native_codec.media does; stats() adds
+the Opus counters (recovered_opus_fec, ...).
 """
 import array
 import random
@@ -13,11 +18,16 @@ from _vdkhal import (
     codec_media_tx_poll, codec_media_tx_push,
 )
 
+try:
+    from _vdkhal import codec_media_opus_stats
+except ImportError:  # an older simulator
+    codec_media_opus_stats = None
+
 from hal.vdk._buf import nbytes
 from hal.vdk.codec import _check, _Codec
 
-CODECS = {"pcmu": 0, "pcma": 1, "g722": 2, "dvi4": 3}
-_BLOCK = {"pcmu": 80, "pcma": 80, "g722": 160, "dvi4": 80}  # samples per 10 ms
+CODECS = {"pcmu": 0, "pcma": 1, "g722": 2, "dvi4": 3, "opus": 4}
+_BLOCK = {"pcmu": 80, "pcma": 80, "g722": 160, "dvi4": 80, "opus": 160}  # samples per 10 ms
 _MAX_PACKET = 1024  # EC_MEDIA_MAX_PACKET
 _PKT = bytearray(_MAX_PACKET)  # poll output (calls are synchronous, so one buffer serves all)
 _PKT_MV = memoryview(_PKT)
@@ -40,6 +50,11 @@ _RX_STATS = (
     "delay_ms", "buffered_ms", "g722_bitrate",
 )
 _SIGNED = ("cumulative_lost", "rtt_ms", "lost", "target_delay_ms", "delay_ms", "buffered_ms")
+# ec_media_opus_stats, in struct order, named as native_codec.media names them
+_OPUS_RX = ("recovered_opus_fec", "opus_plc_frames", "opus_plc_blocks", "opus_bad_payloads", "opus_decode_errors")
+_OPUS_TX = ("opus_bitrate", "opus_loss_perc", "opus_inband_fec", "opus_encode_errors")
+_OPUS_WORDS = ("recovered_opus_fec", "opus_plc_frames", "opus_plc_blocks", "opus_bad_payloads",
+               "opus_decode_errors", "opus_bitrate", "opus_loss_perc", "opus_inband_fec", "opus_encode_errors")
 
 
 def _int(v, name, lo, hi, step=1):
@@ -72,8 +87,28 @@ def _now(now_ms):
 
 def _codec(codec):
     if codec not in CODECS:
-        raise ValueError("codec must be one of pcmu, pcma, g722, dvi4, got %r" % (codec,))
+        raise ValueError("codec must be one of pcmu, pcma, g722, dvi4, opus, got %r" % (codec,))
     return codec
+
+
+def _pt_opus(codec, pt_opus, pt_red, pt_fec):
+    if codec != "opus":
+        return 0
+    pt = _int(pt_opus, "pt_opus", 96, 127)
+    if pt == pt_red or pt == pt_fec:
+        raise ValueError("pt_opus (%d) must differ from pt_red and pt_fec" % pt)
+    return pt
+
+
+def _opus_stats(h, d, names, what):
+    if codec_media_opus_stats is None:
+        return d
+    words = array.array("i", bytes(4 * len(_OPUS_WORDS)))
+    n = _check(codec_media_opus_stats(h, id(words)), what)
+    for i in range(min(n, len(_OPUS_WORDS))):
+        if _OPUS_WORDS[i] in names:
+            d[_OPUS_WORDS[i]] = words[i] & 0xFFFFFFFF
+    return d
 
 
 def _pts(pt_red, pt_fec):
@@ -103,9 +138,15 @@ class MediaSender(_Codec):
 
     def __init__(self, codec="g722", ptime_ms=20, red=False, fec_group=0, nack=True, *, adapt=True,
                  max_ptime_ms=None, g722_bitrate=64000, cache_packets=None, ssrc=None, seq=None,
-                 ts=None, fec_seq=None, pt_red=96, pt_fec=97, rtcp_interval_ms=1000) -> None:
+                 ts=None, fec_seq=None, pt_red=96, pt_fec=97, rtcp_interval_ms=1000, pt_opus=111,
+                 opus_bitrate=24000, opus_complexity=0, opus_loss_perc=0) -> None:
         self.codec = _codec(codec)
         ptime = _int(ptime_ms, "ptime_ms", 10, 60, 10)
+        opus = self.codec == "opus"
+        if opus and ptime != 20:
+            raise ValueError("ptime_ms must be 20 for opus (one 20 ms frame per packet), got %d" % ptime)
+        if opus and (red or fec_group):
+            raise ValueError("red and fec_group are not used with opus (its in-band FEC is): leave them off")
         if max_ptime_ms is None:
             max_ptime_ms = max(ptime, 40)
         maxp = _int(max_ptime_ms, "max_ptime_ms", 10, 60, 10)
@@ -122,6 +163,10 @@ class MediaSender(_Codec):
         if g722_bitrate not in (64000, 56000, 48000):
             raise ValueError("g722_bitrate must be 64000, 56000 or 48000, got %r" % (g722_bitrate,))
         _pts(pt_red, pt_fec)
+        pto = _pt_opus(self.codec, pt_opus, pt_red, pt_fec)
+        obr = _int(opus_bitrate, "opus_bitrate", 6000, 64000) if opus else 0
+        ocx = _int(opus_complexity, "opus_complexity", 0, 10) if opus else 0
+        olp = _int(opus_loss_perc, "opus_loss_perc", 0, 100) if opus else 0
         rtcp = _int(rtcp_interval_ms, "rtcp_interval_ms", 100, 60000)
         self.ssrc = _opt(ssrc, "ssrc", 32)
         self.block_samples = _BLOCK[self.codec]
@@ -131,7 +176,8 @@ class MediaSender(_Codec):
         self._h = _check(codec_media_tx_new(
             CODECS[self.codec], ptime, maxp, _bool(red, "red"), fec, _bool(nack, "nack"), cache,
             _bool(adapt, "adapt"), g722_bitrate, pt_red, pt_fec, rtcp, self.ssrc,
-            _opt(ts, "ts", 32), _opt(seq, "seq", 16), _opt(fec_seq, "fec_seq", 16)), "MediaSender")
+            _opt(ts, "ts", 32), _opt(seq, "seq", 16), _opt(fec_seq, "fec_seq", 16), pto, obr, ocx, olp),
+            "MediaSender")
 
     def push(self, pcm, now_ms) -> None:
         """Encodes PCM captured at now_ms (int16 LE, whole 10 ms blocks, up to max_ptime_ms)."""
@@ -158,7 +204,8 @@ class MediaSender(_Codec):
         return True
 
     def stats(self) -> dict:
-        return _stats(self._h, 0, _TX_STATS, "MediaSender.stats")
+        d = _stats(self._h, 0, _TX_STATS, "MediaSender.stats")
+        return _opus_stats(self._h, d, _OPUS_TX, "MediaSender.stats") if self.codec == "opus" else d
 
 
 class MediaReceiver(_Codec):
@@ -168,20 +215,21 @@ class MediaReceiver(_Codec):
 
     def __init__(self, codec="g722", ptime_ms=20, *, max_ptime_ms=60, buffer_ms=400, delay_ms=None,
                  min_delay_ms=0, max_delay_ms=0, nack=True, nack_retry_ms=100, fec_slots=2,
-                 pt_red=96, pt_fec=97, rtcp_interval_ms=1000, ssrc=None) -> None:
+                 pt_red=96, pt_fec=97, rtcp_interval_ms=1000, ssrc=None, pt_opus=111) -> None:
         self.codec = _codec(codec)
         ptime = _int(ptime_ms, "ptime_ms", 10, 60, 10)
-        maxp = _int(max_ptime_ms, "max_ptime_ms", 10, 60, 10)
+        maxp = _int(max_ptime_ms, "max_ptime_ms", 20 if self.codec == "opus" else 10, 60, 10)
         buf = _int(buffer_ms, "buffer_ms", max(80, 2 * maxp), 2000, 10)
         fixed = 0 if delay_ms is None else _int(delay_ms, "delay_ms", 1, buf - 20)
         _pts(pt_red, pt_fec)
+        pto = _pt_opus(self.codec, pt_opus, pt_red, pt_fec)
         self.ssrc = _opt(ssrc, "ssrc", 32)
         self.ptime_ms = ptime
         self._h = _check(codec_media_rx_new(
             CODECS[self.codec], ptime, maxp, buf, fixed, _int(min_delay_ms, "min_delay_ms", 0, 2000),
             _int(max_delay_ms, "max_delay_ms", 0, 2000), _bool(nack, "nack"),
             _int(nack_retry_ms, "nack_retry_ms", 10, 1000), _int(fec_slots, "fec_slots", 0, 4),
-            pt_red, pt_fec, _int(rtcp_interval_ms, "rtcp_interval_ms", 100, 60000), self.ssrc),
+            pt_red, pt_fec, _int(rtcp_interval_ms, "rtcp_interval_ms", 100, 60000), self.ssrc, pto),
             "MediaReceiver")
         self.frame_bytes = 2 * _check(codec_media_rx_frame(self._h), "MediaReceiver")
         self._now = 0
@@ -219,4 +267,5 @@ class MediaReceiver(_Codec):
 
     def stats(self, now_ms=None) -> dict:
         now = self._now if now_ms is None else _now(now_ms)
-        return _stats(self._h, now, _RX_STATS, "MediaReceiver.stats")
+        d = _stats(self._h, now, _RX_STATS, "MediaReceiver.stats")
+        return _opus_stats(self._h, d, _OPUS_RX, "MediaReceiver.stats") if self.codec == "opus" else d

@@ -55,6 +55,19 @@ def _clang() -> str:
     return found
 
 
+def _opus_link() -> tuple[list[str], list[Path]]:
+    """The receive path is fuzzed with Opus when libopus is available (host_tools.native.opus's
+    host archive, not instrumented itself): compiler arguments and the inputs they add."""
+    from host_tools.native import opus
+
+    try:
+        lib = opus.host_archive()
+    except (opus.FetchError, opus.BuildError, OSError, subprocess.SubprocessError) as exc:
+        print(f"warning: fuzz_media_rx is built without Opus: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return [], []
+    return ["-DEC_MEDIA_WITH_OPUS", f"-I{opus.SRC / 'include'}", str(lib)], [lib]
+
+
 def build_fuzzer(name: str) -> Path:
     """build/fuzz/fuzz_<name>: tests/fuzz/fuzz_<name>.c with libFuzzer, ASan and UBSan."""
     if name not in FUZZERS:
@@ -63,11 +76,12 @@ def build_fuzzer(name: str) -> Path:
     srcs = [FUZZ_DIR / f"fuzz_{name}.c"]
     srcs += sorted(NATIVE_SRC.glob("*.c")) if mods is None else [NATIVE_SRC / f"{m}.c" for m in mods]
     exe = FUZZ_BUILD / f"fuzz_{name}"
-    inputs = [*srcs, *NATIVE_INCLUDE.glob("*.h"), Path(__file__)]
+    opus_args, opus_inputs = _opus_link() if name == "media_rx" else ([], [])
+    inputs = [*srcs, *NATIVE_INCLUDE.glob("*.h"), Path(__file__), *opus_inputs]
     if exe.exists() and exe.stat().st_mtime > max(p.stat().st_mtime for p in inputs):
         return exe
     FUZZ_BUILD.mkdir(parents=True, exist_ok=True)
-    cmd = [_clang(), *FUZZ_FLAGS, f"-I{NATIVE_INCLUDE}", *map(str, srcs), "-o", str(exe)]
+    cmd = [_clang(), *FUZZ_FLAGS, f"-I{NATIVE_INCLUDE}", *map(str, srcs), *opus_args, "-o", str(exe)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         raise RuntimeError(f"building fuzz_{name} failed:\n{' '.join(cmd)}\n{proc.stderr[-3000:]}")
@@ -112,7 +126,31 @@ def _seed_packets() -> dict[str, list[bytes]]:
     buf = ffi.new("uint8_t[]", 256)
     n = lib.ec_rtcp_write_bye(7, buf, 256)
     rtcp.append(bytes(ffi.buffer(buf, n)))
-    return {"rtp": rtp, "rtcp": rtcp, "red": red, "fec": fec, "media_rx": [trace]}
+    return {"rtp": rtp, "rtcp": rtcp, "red": red, "fec": fec, "media_rx": [trace, _opus_trace()]}
+
+
+def _opus_trace() -> bytes:
+    """A receive-path trace of Opus (payload type 111) with a lost packet and the feedback."""
+    import numpy as np
+
+    import native_codec as nc
+
+    tx = nc.MediaSender("opus", 20, ssrc=0x1234, seq=65533, ts=1, rtcp_interval_ms=100, opus_loss_perc=20)
+    rx = nc.MediaReceiver("opus", 20, ssrc=0x43, rtcp_interval_ms=100)
+    t = np.arange(320 * 12)
+    pcm = (6000 * np.sin(t * 0.07) * np.sin(t * 0.003)).astype(np.int16)
+    trace = b""
+    for i in range(12):
+        step = 20
+        for p in tx.push(pcm[i * 320:(i + 1) * 320], i * 20):
+            if i != 5:
+                trace += struct.pack("!BH", step, len(p)) + p
+                step = 0
+                rx.on_packet(p, i * 20 + 30)
+        rx.pull(i * 20 + 30)
+        for fb in rx.poll_feedback(i * 20 + 30):
+            trace += struct.pack("!BH", 0, len(fb)) + fb
+    return trace
 
 
 def write_seeds(directory: Path) -> dict[str, Path]:

@@ -3,7 +3,9 @@ the media network stack (native_codec.media), scored with PESQ (ITU-T P.862 / P.
 `pesq` package) and STOI (`pystoi`) against the original speech.
 
 Codecs: G.722 at 16 kHz (PESQ-WB, P.862.2) on speech_16k.wav and the 8 kHz P.862 originals
-resampled to 16 kHz (scipy resample_poly); G.711 µ-law at 8 kHz (PESQ-NB) on the 8 kHz originals.
+resampled to 16 kHz (scipy resample_poly); G.711 µ-law at 8 kHz (PESQ-NB) on the 8 kHz originals;
+Opus (RFC 7587, libopus 1.3.1 fixed point, complexity 0, VBR) at 16 and 24 kbit/s, 16 kHz, on
+the G.722 files ("opus16", "opus24").
 Loss patterns, each at 0..50 % mean loss, with the same impairment on the return path:
 - random: independent losses (netem `loss random`, a Gilbert–Elliott chain with p = 0 and
   1 − k = loss);
@@ -22,7 +24,14 @@ Modes (all with 20 ms packets and one RTP stream per call):
   buffer and packet-loss concealment, no NACK.
 - full: MediaSender(red=True, nack=True, adapt=True) (it starts with RED at 64 kbit/s and
   moves between FEC/RED/48 kbit/s/40 ms ptime from the receiver reports); MediaReceiver with NACK,
-  the adaptive buffer and concealment at their defaults. RTCP (reports, NACKs) goes back over the
+  the adaptive buffer and concealment at their defaults.
+  For Opus, plc is Opus's own PLC (no in-band FEC: expected loss 0) and full is in-band FEC +
+  NACK + adaptation: the sender starts at OPUS_SET_PACKET_LOSS_PERC 20 with FEC on and then
+  follows the receiver reports (smoothed loss, at most 30 %); the receiver decodes a lost frame
+  from the next packet's FEC when that packet is buffered, else conceals it. (libopus 1.3.1 codes
+  FEC only above a rate threshold that depends on the loss percentage: at 24 kbit/s and
+  complexity 0 from about 12 % expected loss, at 16 kbit/s never — see the diagnostics'
+  recovered_opus_fec.) Zero-fill decodes the arrived Opus packets in order, silence for the lost. RTCP (reports, NACKs) goes back over the
   return link, retransmissions over the forward link; a retransmission counts only if the jitter
   buffer still has time to play it (else the receiver reports it late).
 Everything runs in simulated time, 1 ms steps: the sender pushes a frame every 20 ms, packets are
@@ -91,6 +100,7 @@ QUICK_PLOT_PATH = BUILD / "bench" / "resilience-quick.png"  # so a smoke run kee
 SPEECH = TESTDATA / "speech"
 NB_FILES = ("or105.wav", "or109.wav", "or114.wav", "u_af1s01.wav", "u_am1s01.wav")
 WB_FILES = ("speech_16k.wav", *NB_FILES)
+OPUS_FULL_START_PERC = 20
 # (codec, mode, pattern, loss %, minimum PESQ)
 TARGETS = (("g722", "full", "random", 10, 3.5), ("g722", "full", "random", 20, 3.0),
            ("g722", "full", "bursty", 40, 2.5))
@@ -104,17 +114,27 @@ class CodecSpec:
     pesq_mode: str     # "wb" | "nb"
     files: tuple[str, ...]
     rtp_pt: int
+    title: str = ""
+    ticks_per_block: int = 80  # RTP ticks per 10 ms (8000 Hz clock; Opus: 48 kHz)
+    bitrate: int = 0           # Opus only
+    plc_delay_ms: float = 3.75  # the concealer's delay (ec_plc.h); Opus's PLC adds none
+
+    @property
+    def tx_kw(self) -> dict[str, Any]:
+        return {"opus_bitrate": self.bitrate} if self.media == "opus" else {}
 
 
 CODECS = {
-    "g722": CodecSpec("g722", "g722", 16000, "wb", WB_FILES, 9),
-    "g711": CodecSpec("g711", "pcmu", 8000, "nb", NB_FILES, 0),
+    "g722": CodecSpec("g722", "g722", 16000, "wb", WB_FILES, 9, "G.722 16 kHz"),
+    "g711": CodecSpec("g711", "pcmu", 8000, "nb", NB_FILES, 0, "G.711 µ-law 8 kHz"),
+    "opus16": CodecSpec("opus16", "opus", 16000, "wb", WB_FILES, 111, "Opus 16 kbit/s, 16 kHz", 480, 16000, 0.0),
+    "opus24": CodecSpec("opus24", "opus", 16000, "wb", WB_FILES, 111, "Opus 24 kbit/s, 16 kHz", 480, 24000, 0.0),
 }
 
 
 @dataclass(frozen=True)
 class Config:
-    codecs: tuple[str, ...] = ("g722", "g711")
+    codecs: tuple[str, ...] = ("g722", "g711", "opus16", "opus24")
     losses: tuple[int, ...] = LOSSES
     patterns: tuple[str, ...] = PATTERNS
     seeds: tuple[int, ...] = SEEDS
@@ -126,7 +146,8 @@ class Config:
         return self.files[codec] if self.files and codec in self.files else CODECS[codec].files
 
 
-QUICK = Config(losses=QUICK_LOSSES, seeds=(1,), files={"g722": ("speech_16k.wav",), "g711": ("or105.wav",)})
+QUICK = Config(losses=QUICK_LOSSES, seeds=(1,), files={"g722": ("speech_16k.wav",), "g711": ("or105.wav",),
+                                                       "opus16": ("speech_16k.wav",), "opus24": ("speech_16k.wav",)})
 
 
 # ---- channel ---------------------------------------------------------------------------------
@@ -206,6 +227,9 @@ class Playout:
             return
         h = parse_rtp(packet)
         payload = h["payload"] if h["pt"] == spec.rtp_pt else parse_red(h["payload"])[-1]["data"]
+        if spec.media == "opus":  # one 20 ms frame per packet
+            self.sent.setdefault(h["seq"], (((h["ts"] - TS0) & 0xFFFFFFFF) // spec.ticks_per_block, 2))
+            return
         block_bytes = spec.rate // 100 // (2 if spec.media == "g722" else 1)
         self.sent.setdefault(h["seq"], ((h["ts"] - TS0) // TICKS_PER_BLOCK, len(payload) // block_bytes))
 
@@ -290,11 +314,24 @@ VARIANTS: dict[str, EndpointConfig] = {
 }
 
 
+# Opus's modes: plc without in-band FEC, full with it (and NACK, adaptation); RED/RFC 5109 FEC are
+# not used with Opus.
+OPUS_ENDPOINTS: dict[str, EndpointConfig] = {
+    "plc": ({"nack": False, "adapt": False, "opus_loss_perc": 0}, {"nack": False}),
+    "full": ({"nack": True, "adapt": True, "opus_loss_perc": OPUS_FULL_START_PERC}, {"nack": True}),
+}
+
+
+def endpoints_of(spec: CodecSpec, mode: str) -> EndpointConfig:
+    """The sender and receiver settings of a mode ("plc", "full") for this codec."""
+    return OPUS_ENDPOINTS[mode] if spec.media == "opus" else ENDPOINTS[mode]
+
+
 def _endpoints(spec: CodecSpec, config: EndpointConfig) -> tuple[Any, Any]:
     import native_codec as nc
 
     tx_kw, rx_kw = config
-    tx = nc.MediaSender(spec.media, PTIME_MS, ssrc=SSRC_TX, seq=SEQ0, ts=TS0, **tx_kw)
+    tx = nc.MediaSender(spec.media, PTIME_MS, ssrc=SSRC_TX, seq=SEQ0, ts=TS0, **spec.tx_kw, **tx_kw)
     rx = nc.MediaReceiver(spec.media, PTIME_MS, ssrc=SSRC_RX, **rx_kw)
     return tx, rx
 
@@ -354,11 +391,14 @@ def zero_fill_decode(spec: CodecSpec, arrivals: dict[int, bytes], frames: int) -
 
     fs = spec.rate * PTIME_MS // 1000
     dec = nc.G722Decoder(64000) if spec.media == "g722" else None
+    opus_dec = nc.OpusDecoder(spec.rate) if spec.media == "opus" else None
     parts = []
     for i in range(frames):
         payload = arrivals.get(i)
         if payload is None:
             parts.append(np.zeros(fs, dtype=np.int16))
+        elif opus_dec is not None:
+            parts.append(opus_dec.decode(payload))
         elif dec is not None:
             parts.append(dec.decode(payload))
         else:
@@ -372,13 +412,24 @@ def clean_decode(spec: CodecSpec, pcm: np.ndarray) -> np.ndarray:
 
     if spec.media == "g722":
         return nc.G722Decoder(64000).decode(nc.G722Encoder(64000).encode(pcm))
+    if spec.media == "opus":  # the sender's settings without FEC
+        enc, dec = nc.OpusEncoder(spec.rate, spec.bitrate, 0, fec=False), nc.OpusDecoder(spec.rate)
+        fs = spec.rate * PTIME_MS // 1000
+        n = len(pcm) // fs * fs
+        return np.concatenate([dec.decode(enc.encode(pcm[i:i + fs])) for i in range(0, n, fs)] or
+                              [np.zeros(0, np.int16)])
     return nc.g711_decode(nc.g711_encode(pcm, "ulaw"), "ulaw")
 
 
 # ---- alignment and scoring -------------------------------------------------------------------
 
 def codec_delay(spec: CodecSpec) -> int:
-    """Samples by which the decoded signal lags its input (cross-correlation of a clean decode)."""
+    """Samples by which the decoded signal lags its input (cross-correlation of a clean decode;
+    for Opus, a speech-coding codec, libopus's own figure: the encoder's lookahead)."""
+    if spec.media == "opus":
+        import native_codec as nc
+
+        return int(nc.OpusEncoder(spec.rate, spec.bitrate, 0).lookahead)
     rng = np.random.default_rng(7)
     x = (3000 * rng.standard_normal(spec.rate)).astype(np.int16)
     return lag_by_xcorr(x, clean_decode(spec, x), spec.rate // 100)
@@ -487,13 +538,16 @@ def _diagnostics(call: CallResult) -> dict[str, Any]:
             "stretched": rx["stretched"], "compressed": rx["compressed"], "skipped": rx["skipped"],
             "recovered_red": rx["recovered_red"], "recovered_fec": rx["recovered_fec"],
             "nack_recovered": rx["nack_recovered"], "retransmissions": tx["retransmissions"],
-            "target_delay_ms": rx["target_delay_ms"], "tx_level": tx["level"]}
+            "target_delay_ms": rx["target_delay_ms"], "tx_level": tx["level"],
+            **({"recovered_opus_fec": rx["recovered_opus_fec"], "opus_plc_frames": rx["opus_plc_frames"],
+                "opus_loss_perc": tx["opus_loss_perc"], "opus_inband_fec": tx["opus_inband_fec"]}
+               if "recovered_opus_fec" in rx else {})}
 
 
 def received(spec: CodecSpec, call: CallResult, ref: np.ndarray) -> Degraded:
     """The receiver's output: as heard (cut at the cross-correlation lag) for PESQ, laid back on the
     source timeline for STOI."""
-    delay = codec_delay(spec) + round(PLC_DELAY_MS * spec.rate / 1000)
+    delay = codec_delay(spec) + round(spec.plc_delay_ms * spec.rate / 1000)
     return Degraded(raw_trimmed(ref, call.audio, spec.rate),
                     warp_compensate(call.audio, call.source_of, len(ref), spec, delay))
 
@@ -502,8 +556,8 @@ def run_setting(spec: CodecSpec, file: str, pcm: np.ndarray, pattern: str, loss:
     """The three modes at one loss setting (zero-fill and plc share one channel realisation)."""
     imp = impairment(pattern, loss)
     lseed = link_seed(file, pattern if loss else "none", loss, seed)
-    plc = simulate_call(spec, ENDPOINTS["plc"], pcm, imp, lseed)
-    full = simulate_call(spec, ENDPOINTS["full"], pcm, imp, lseed)
+    plc = simulate_call(spec, endpoints_of(spec, "plc"), pcm, imp, lseed)
+    full = simulate_call(spec, endpoints_of(spec, "full"), pcm, imp, lseed)
     zf = _window(zero_fill_decode(spec, plc.media_arrivals, plc.frames), codec_delay(spec), len(pcm)).astype(np.int16)
     zf_extra = {"link_loss": round(plc.link_loss, 4),
                 "frames_lost": plc.frames - sum(1 for i in plc.media_arrivals if i < plc.frames)}
@@ -602,6 +656,9 @@ def averages(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
              "n": len(rs), "link_loss": round(float(np.mean([r["link_loss"] for r in rs])), 4)}
         if all("pesq_warp" in r for r in rs):
             a["pesq_warp"] = _mean(r["pesq_warp"] for r in rs)
+        if all("recovered_opus_fec" in r for r in rs):
+            a["recovered_opus_fec"] = round(float(np.mean([r["recovered_opus_fec"] for r in rs])), 1)
+            a["opus_plc_frames"] = round(float(np.mean([r["opus_plc_frames"] for r in rs])), 1)
         out.append(a)
     return out
 
@@ -670,9 +727,17 @@ def plot(avg: Sequence[dict[str, Any]], ceiling: dict[str, Any], path: Path,
                 ax.axhline(ceiling[codec][metric], color="k", ls=":", label="ceiling: loss-free decode")
             if metric == "pesq" and codec == "g722":
                 _plot_targets(ax, variant_avg)
+            if codec == "g722":  # Opus with in-band FEC next to G.722's full stack (same files, PESQ-WB)
+                for other, color in (("opus16", "tab:cyan"), ("opus24", "tab:purple")):
+                    for pattern, (ls, mk) in styles.items():
+                        pts = sorted((a["loss"], a[metric]) for a in avg
+                                     if (a["codec"], a["mode"], a["pattern"]) == (other, "full", pattern))
+                        if pts:
+                            ax.plot(*zip(*pts), ls=ls, marker=mk, color=color, alpha=0.8,
+                                    label=f"{CODECS[other].title}, in-band FEC (full), {pattern} loss")
             name = "PESQ-WB (P.862.2)" if spec.pesq_mode == "wb" else "PESQ-NB (P.862)"
-            ax.set_title(f"{'G.722 16 kHz' if codec == 'g722' else 'G.711 µ-law 8 kHz'}: "
-                         f"{name if metric == 'pesq' else 'STOI'} (mean over files and seeds)")
+            ax.set_title(f"{spec.title}: {name if metric == 'pesq' else 'STOI'} (mean over files and seeds)",
+                         fontsize=9)
             ax.set_xlabel("mean packet loss (%)")
             ax.set_ylabel("MOS-LQO" if metric == "pesq" else "STOI")
             ax.set_ylim((1.0, 4.6) if metric == "pesq" else (0.4, 1.0))

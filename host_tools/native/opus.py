@@ -20,14 +20,17 @@ link time).
 
 Builds:
 - host: `ensure_host_built()` compiles libopus with the host extension's compiler and flags into
-  build/opus/host/libopus.a and the cffi module `native_codec._opus` (declarations in
-  native_codec/cdef/opus.cdef) on top of it;
+  build/opus/host/libopus.a and the cffi module `native_codec._opus` on top of it: libopus's API
+  (native_codec/cdef/opus.cdef) and native_codec's media stack compiled with -DEC_MEDIA_WITH_OPUS
+  (native_codec/src/*.c; declarations media.cdef + media_opus.cdef), which native_codec.media
+  uses for codec="opus" (native_codec._nc, built without libopus, serves the other codecs);
 - Cortex-M4: the PlatformIO environments `mps2-an386-opus` (-O2) and `mps2-an386-opus-os` (-Os) of
   platformio.ini build libopus with the project's platform and link tests/c/opus_harness.c;
   `host_tools.native.cortexm.build()` / `run()` take them like the other environments;
-- wasm32: `build_wasm_harness()` compiles libopus with clang --target=wasm32 (freestanding:
-  native_codec/opus_port/freestanding supplies the four libc headers libopus includes) and links
-  tests/c/opus_harness.c over the tio wasm port.
+- wasm32: `wasm_objects()` compiles libopus with clang --target=wasm32 (freestanding:
+  native_codec/opus_port/freestanding supplies the four libc headers libopus includes);
+  `build_wasm_harness()` links tests/c/opus_harness.c over the tio wasm port with them, and the
+  devkit's library build/wasm/native_codec.wasm (host_tools.native.wasm) links them too.
 
 Users whose machines reach a registry may instead take libopus from their SDK or the PlatformIO
 library registry; the configuration above is what matters for bit-identical results.
@@ -62,6 +65,9 @@ SRC = OPUS_BUILD / f"opus-{VERSION}"
 PORT = NATIVE / "opus_port"
 FREESTANDING = PORT / "freestanding"
 CDEF = NATIVE / "cdef" / "opus.cdef"
+# The media stack with Opus (ec_media.h, EC_MEDIA_WITH_OPUS) goes into native_codec._opus as well.
+MEDIA_CDEFS = (NATIVE / "cdef" / "media.cdef", NATIVE / "cdef" / "media_opus.cdef")
+MEDIA_DEFINE = "-DEC_MEDIA_WITH_OPUS"
 MODULE = "native_codec._opus"
 TESTS_C = ROOT / "tests" / "c"
 
@@ -230,6 +236,12 @@ def _host_archive(timeout: float) -> Path:
     return lib
 
 
+def host_archive(timeout: float = 900.0) -> Path:
+    """build/opus/host/libopus.a (fetched and built if needed), e.g. for the host fuzzers."""
+    with _locked():
+        return _host_archive(timeout)
+
+
 def _installed() -> Path | None:
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         p = NATIVE / f"_opus{suffix}"
@@ -238,9 +250,13 @@ def _installed() -> Path | None:
     return None
 
 
+def _media_inputs() -> list[Path]:
+    return [*sorted((NATIVE / "src").glob("*.c")), *sorted((NATIVE / "include").glob("*.h")), *MEDIA_CDEFS]
+
+
 def _host_digest(lib: Path) -> str:
     h = hashlib.sha256()
-    for p in (CDEF, Path(__file__), lib, *sorted(PORT.rglob("*.h"))):
+    for p in (CDEF, Path(__file__), lib, *sorted(PORT.rglob("*.h")), *_media_inputs()):
         h.update(p.name.encode())
         h.update(p.read_bytes())
     return h.hexdigest()
@@ -263,15 +279,18 @@ def _ensure_host_built(force: bool, timeout: float) -> Path:
         return current
     import cffi
 
-    decls = "\n".join(ln for ln in CDEF.read_text().splitlines() if not ln.startswith("//"))
+    decls = "\n".join(ln for f in (CDEF, *MEDIA_CDEFS) for ln in f.read_text().splitlines()
+                      if not ln.startswith("//"))
     ffi = cffi.FFI()
     ffi.cdef(decls)
     ffi.set_source(
         MODULE,
-        '#include "opus.h"\n',
-        include_dirs=[str(SRC / "include")],
+        '#include "opus.h"\n' + "".join(f'#include "{h}"\n' for h in ("ec_rtp.h", "ec_rtcp.h", "ec_red.h",
+                                                                      "ec_fec.h", "ec_jb.h", "ec_media.h")),
+        sources=[str(p) for p in sorted((NATIVE / "src").glob("*.c"))],
+        include_dirs=[str(NATIVE / "include"), str(SRC / "include")],
         extra_objects=[str(lib)],
-        extra_compile_args=host.EXTENSION_CFLAGS,
+        extra_compile_args=[*host.EXTENSION_CFLAGS, MEDIA_DEFINE],
     )
     target = host.compile_extension(ffi, BUILD / "host" / "cffi-opus")
     stamp.write_text(digest)
@@ -286,12 +305,26 @@ def build_wasm_harness(program: str = "opus_harness", timeout: float = 600.0) ->
         return _build_wasm_harness(program, timeout)
 
 
-def _build_wasm_harness(program: str, timeout: float) -> Path:
+def wasm_objects(timeout: float = 600.0) -> list[Path]:
+    """libopus compiled for wasm32 (freestanding), fetched first if needed: the objects. The wasm
+    library build (host_tools.native.wasm.build_library) links them."""
+    with _locked():
+        return _wasm_objects(timeout)
+
+
+def _wasm_objects(timeout: float) -> list[Path]:
     from host_tools.native import wasm
 
     cc = [wasm.clang(), "--target=wasm32"]
     flags = ["-O2", "-std=c99", "-ffreestanding", "-nostdlibinc", f"-isystem{FREESTANDING}", *LIB_WARNINGS, *DEFINES]
-    objs = _compile_objects(cc, flags, OPUS_BUILD / "wasm32" / "obj", timeout)
+    return _compile_objects(cc, flags, OPUS_BUILD / "wasm32" / "obj", timeout)
+
+
+def _build_wasm_harness(program: str, timeout: float) -> Path:
+    from host_tools.native import wasm
+
+    cc = [wasm.clang(), "--target=wasm32"]
+    objs = _wasm_objects(timeout)
     out = wasm.WASM_DIR / f"{program}.wasm"
     harness = [TESTS_C / f"{program}.c", TESTS_C / "tio_wasm.c", TESTS_C / "tio_rt.c"]
     inputs = [*objs, *harness, *TESTS_C.glob("*.h"), Path(__file__)]

@@ -2,7 +2,10 @@
 
 Two builds, both `clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -Wl,--export-all`:
 - the library build/wasm/native_codec.wasm = native_codec/src/*.c + native_codec/wasm/rt.c,
-  which Node instantiates with no imports (the virtual devkit's codec backend);
+  which Node instantiates with no imports (the virtual devkit's codec backend). It links
+  libopus 1.3.1 (wasm32 objects of host_tools.native.opus, from Debian's source package) and is
+  compiled with -DEC_MEDIA_WITH_OPUS, so that the media stack has codec Opus; when libopus cannot
+  be obtained it is built without (a warning on stderr) and Opus is refused as a codec;
 - a harness build/wasm/<program>.wasm = the codecs + tests/c/<program>.c + tests/c/tio_wasm.c +
   tests/c/tio_rt.c, whose `tio` imports tests/wasm/run_harness.mjs supplies.
 A build is skipped when the output is newer than every source, header and this file.
@@ -59,14 +62,15 @@ def _up_to_date(out: Path, inputs: list[Path]) -> bool:
     return out.stat().st_mtime > newest
 
 
-def _link(out: Path, sources: list[Path], include_dirs: list[Path], timeout: float) -> Path:
+def _link(out: Path, sources: list[Path], include_dirs: list[Path], timeout: float,
+          objects: tuple[Path, ...] = (), defines: tuple[str, ...] = ()) -> Path:
     headers = [h for d in include_dirs for h in d.glob("*.h")]
-    if _up_to_date(out, [*sources, *headers, Path(__file__)]):
+    if _up_to_date(out, [*sources, *headers, *objects, Path(__file__)]):
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
-        clang(), *CFLAGS, *(f"-I{d}" for d in include_dirs), *LDFLAGS,
-        "-o", str(out), *(str(s) for s in sources),
+        clang(), *CFLAGS, *defines, *(f"-I{d}" for d in include_dirs), *LDFLAGS,
+        "-o", str(out), *(str(s) for s in sources), *(str(o) for o in objects),
     ]  # fmt: skip
     try:
         proc = subprocess.run(cmd, check=False, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -74,17 +78,34 @@ def _link(out: Path, sources: list[Path], include_dirs: list[Path], timeout: flo
         raise BuildError(f"clang timed out after {timeout:.0f} s building {out.name}") from exc
     if proc.returncode != 0:
         out.unlink(missing_ok=True)
-        raise BuildError(f"building {out.name} failed:\n{' '.join(cmd)}\n{proc.stderr.strip()}")
+        shown = cmd[: len(cmd) - len(objects)] + ([f"<{len(objects)} libopus objects>"] if objects else [])
+        raise BuildError(f"building {out.name} failed:\n{' '.join(shown)}\n{proc.stderr.strip()}")
     return out
 
 
-def build_library(timeout: float = 300.0) -> Path:
-    """build/wasm/native_codec.wasm: the codecs with the freestanding runtime, no imports."""
+def _opus_objects(timeout: float) -> tuple[tuple[Path, ...], Path | None]:
+    """libopus's wasm32 objects and its include directory, or ((), None) when libopus cannot be
+    obtained or built here (the library is then built without Opus)."""
+    from host_tools.native import opus
+
+    try:
+        return tuple(opus.wasm_objects(timeout)), opus.SRC / "include"
+    except (opus.FetchError, opus.BuildError, OSError, subprocess.SubprocessError) as exc:
+        print(f"warning: native_codec.wasm is built without Opus: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return (), None
+
+
+def build_library(timeout: float = 600.0) -> Path:
+    """build/wasm/native_codec.wasm: the codecs (and the media stack with Opus, when libopus is
+    available) with the freestanding runtime, no imports."""
+    objects, opus_include = _opus_objects(timeout)
     return _link(
         WASM_DIR / "native_codec.wasm",
         [*_codec_sources(), NATIVE / "wasm" / "rt.c"],
-        [NATIVE / "include"],
+        [NATIVE / "include", *([opus_include] if opus_include else [])],
         timeout,
+        objects,
+        ("-DEC_MEDIA_WITH_OPUS",) if objects else (),
     )
 
 

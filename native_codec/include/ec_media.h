@@ -39,6 +39,33 @@
  * the mode). The receiver sees a 56/48 kbit/s block by those bits (the chance that 80 codewords
  * of a 64 kbit/s stream all have them clear is 2^-80) and decodes it in that mode.
  *
+ * Opus (EC_MEDIA_OPUS; compiled in only when EC_MEDIA_WITH_OPUS is defined and libopus 1.3.1 is
+ * linked — without it the codec is refused as an invalid configuration and nothing below changes
+ * the other codecs' code or state sizes). RFC 7587: 16 kHz mono audio, RTP clock 48 kHz (960
+ * ticks per 20 ms), dynamic payload type pt_opus (0: 111), one Opus packet of one 20 ms frame per
+ * RTP packet (ptime 20 only: Opus does not fit the 10 ms block splitting of the other codecs, so it
+ * is handled as whole 20 ms frames), marker on the first packet of a talkspurt, at most
+ * EC_MEDIA_OPUS_MAX_PAYLOAD bytes (the encoder's max_data_bytes). The encoder (sender) and
+ * decoder (receiver) states live inside the media state, after its other parts (the structs
+ * below do not change: opus_encoder_get_size(1), opus_decoder_get_size(1) and a few hundred bytes
+ * of Opus bookkeeping are added by the state_size functions for codec Opus only).
+ * - Sender: push takes whole 10 ms blocks and encodes every second one into a packet (VOIP
+ *   application, bitrate opus_bitrate (0: 24000), complexity opus_complexity, VBR). RED and the
+ *   RFC 5109 FEC are refused (red and fec_group must be 0); NACK retransmission works as for the
+ *   other codecs. Adaptation (adapt = 1) replaces the levels above by Opus's own: from each report
+ *   block, s = (s + fraction) / 2 (Q8), OPUS_SET_PACKET_LOSS_PERC(min(ceil(s * 100 / 256), 30))
+ *   and in-band FEC (LBRR) on while that is above 0. Without adapt, opus_loss_perc sets both once.
+ * - Receiver: the 20 ms packet occupies two 10 ms slots of the jitter buffer (its bytes split in
+ *   two halves); RTP timestamps are mapped onto the buffer's 8 kHz timeline (divided by 6 relative
+ *   to the last in-order packet); RR jitter stays in 48 kHz units. A frame is decoded when its
+ *   first slot plays and its second half is kept for the next 10 ms. When a frame is missing and
+ *   the buffer moves on, the receiver decodes the next packet's in-band FEC (opus_decode with
+ *   decode_fec = 1) if that packet is already buffered, else Opus's PLC, for the whole 20 ms;
+ *   underruns and stretches are 10 ms of Opus PLC. RED and FEC packets are not used (fec_slots is
+ *   ignored). A payload that is not a valid Opus packet counts as malformed (EC_ERR_MALFORMED), a
+ *   valid one that is not one 20 ms frame of 2..EC_MEDIA_OPUS_MAX_PAYLOAD bytes as unsupported.
+ *   Counters: ec_media_tx_opus_stats / ec_media_rx_opus_stats.
+ *
  * Times are uint32 milliseconds of the caller's clock (may wrap). */
 #ifndef EC_MEDIA_H
 #define EC_MEDIA_H
@@ -58,6 +85,13 @@
 #define EC_MEDIA_PCMA 1
 #define EC_MEDIA_G722 2
 #define EC_MEDIA_DVI4 3
+#define EC_MEDIA_OPUS 4 /* only with EC_MEDIA_WITH_OPUS */
+
+#define EC_MEDIA_OPUS_PT 111            /* default dynamic payload type */
+#define EC_MEDIA_OPUS_BITRATE 24000     /* default bitrate */
+#define EC_MEDIA_OPUS_MAX_PAYLOAD 160   /* bytes of one 20 ms packet: two 80-byte buffer slots */
+#define EC_MEDIA_OPUS_TS_PER_FRAME 960  /* 20 ms at the 48 kHz RTP clock (RFC 7587 §4.1) */
+#define EC_MEDIA_OPUS_MAX_LOSS_PERC 30  /* cap of OPUS_SET_PACKET_LOSS_PERC under adaptation */
 
 #define EC_MEDIA_MAX_PTIME_MS 60
 #define EC_MEDIA_MAX_BLOCKS 6      /* blocks of 10 ms in the longest packet */
@@ -88,6 +122,11 @@ typedef struct {
     uint32_t ts0;         /* first RTP timestamp */
     uint16_t seq0;        /* first sequence number */
     uint16_t fec_seq0;    /* first FEC sequence number */
+    /* Opus only (ignored for the other codecs; 0 selects the default): */
+    int pt_opus;          /* 96..127, distinct from pt_red and pt_fec; 0: 111 */
+    int opus_bitrate;     /* 6000..64000; 0: 24000 */
+    int opus_complexity;  /* 0..10 (0 on M4-class boards) */
+    int opus_loss_perc;   /* 0..100: initial expected loss (in-band FEC on when > 0) */
 } ec_media_tx_config;
 
 typedef struct {
@@ -166,6 +205,7 @@ typedef struct {
     int pt_red, pt_fec;
     int rtcp_interval_ms;
     uint32_t ssrc;       /* own SSRC, for RTCP */
+    int pt_opus;         /* Opus only: 96..127, distinct from pt_red and pt_fec; 0: 111 */
 } ec_media_rx_config;
 
 /* What ec_media_rx_packet did (non-negative returns). */
@@ -248,5 +288,25 @@ int ec_media_rx_poll_feedback(ec_media_rx *st, uint32_t now_ms, uint8_t *out, si
 int ec_media_rx_get_stats(const ec_media_rx *st, uint32_t now_ms, ec_media_rx_stats *out);
 /* Samples per ec_media_rx_pull. */
 int ec_media_rx_frame_samples(const ec_media_rx *st);
+
+/* ---- Opus counters (EC_MEDIA_WITH_OPUS builds) ---- */
+
+typedef struct {
+    uint32_t recovered_fec;  /* rx: lost 20 ms frames rebuilt from the next packet's in-band FEC */
+    uint32_t plc_frames;     /* rx: lost 20 ms frames concealed by Opus PLC */
+    uint32_t plc_blocks;     /* rx: 10 ms of Opus PLC for underruns and stretches */
+    uint32_t bad_payloads;   /* rx: Opus payloads refused (malformed or unsupported) */
+    uint32_t decode_errors;  /* rx: buffered frames libopus failed to decode (concealed) */
+    uint32_t bitrate;        /* tx: the encoder's bitrate */
+    uint32_t loss_perc;      /* tx: OPUS_SET_PACKET_LOSS_PERC in force */
+    uint32_t inband_fec;     /* tx: 1 while in-band FEC is on */
+    uint32_t encode_errors;  /* tx: frames libopus failed to encode (not sent) */
+} ec_media_opus_stats;
+
+#ifdef EC_MEDIA_WITH_OPUS
+/* EC_ERR_ARG when the state is not an Opus sender / receiver. */
+int ec_media_tx_opus_stats(const ec_media_tx *st, ec_media_opus_stats *out);
+int ec_media_rx_opus_stats(const ec_media_rx *st, ec_media_opus_stats *out);
+#endif
 
 #endif

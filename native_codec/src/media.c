@@ -1,12 +1,21 @@
 /* media.c — media sender and receiver (see ec_media.h): RFC 3550/3551 packetisation of PCMU,
  * PCMA, DVI4 and G.722, RFC 2198 redundancy, RFC 5109 parity FEC, RFC 3550 SR/RR with the
  * statistics of its appendix A, RFC 4585 generic NACK with a retransmission cache, the
- * jitter buffer of ec_jb.h and the concealment of ec_plc.h. */
+ * jitter buffer of ec_jb.h and the concealment of ec_plc.h; with EC_MEDIA_WITH_OPUS also Opus
+ * (RFC 7587 payload, libopus 1.3.1 with its in-band FEC and PLC). */
 #include "ec_media.h"
 
 #include "ec_g711.h"
 #include "ec_red.h"
 #include "ec_rtp.h"
+
+#ifdef EC_MEDIA_WITH_OPUS
+#include "opus.h"
+#define OPUS_TICKS_PER_MS 48u /* RTP clock of Opus (RFC 7587 §4.1) */
+#define IS_OPUS(st) ((st)->codec == EC_MEDIA_OPUS)
+#else
+#define IS_OPUS(st) 0
+#endif
 
 #define TX_MAGIC 0x4D545831u /* "MTX1" */
 #define RX_MAGIC 0x4D525831u /* "MRX1" */
@@ -36,6 +45,11 @@ static int codec_params(int codec, int32_t *pt, int32_t *rate, int32_t *bs, int3
     case EC_MEDIA_DVI4:
         *pt = EC_RTP_PT_DVI4, *rate = 8000, *bs = 80, *bb = 40, *extra = EC_DVI4_HEADER;
         return EC_OK;
+#ifdef EC_MEDIA_WITH_OPUS
+    case EC_MEDIA_OPUS: /* pt: the configuration's; a 20 ms packet fills two slots of <= 80 bytes */
+        *pt = EC_MEDIA_OPUS_PT, *rate = 16000, *bs = 160, *bb = EC_MEDIA_OPUS_MAX_PAYLOAD / 2, *extra = 0;
+        return EC_OK;
+#endif
     default:
         return EC_ERR_ARG;
     }
@@ -102,6 +116,55 @@ static int rtp_params_ok(int pt_red, int pt_fec, int rtcp_interval_ms)
     return rtcp_interval_ms >= 100 && rtcp_interval_ms <= 60000;
 }
 
+#ifdef EC_MEDIA_WITH_OPUS
+static int opus_pt(int pt_opus)
+{
+    return pt_opus == 0 ? EC_MEDIA_OPUS_PT : pt_opus;
+}
+
+static int opus_pt_ok(int pt_opus, int pt_red, int pt_fec)
+{
+    int pt = opus_pt(pt_opus);
+    return pt >= 96 && pt <= 127 && pt != pt_red && pt != pt_fec;
+}
+
+/* The Opus part of a sender's state: after the cache, then the OpusEncoder. */
+typedef struct {
+    int32_t bitrate, loss_perc, fec;
+    uint32_t encode_errors;
+    int16_t pcm[160]; /* the first 10 ms block of the frame being built */
+} opus_tx_part;
+
+/* The Opus part of a receiver's state: after the jitter buffer's ring, then the OpusDecoder. */
+typedef struct {
+    uint32_t have_ref, ref48, ref8; /* RTP (48 kHz) -> buffer (8 kHz) timeline */
+    uint32_t cached;                /* pcm's second half is the output for timestamp next_ts */
+    uint32_t next_ts;
+    uint32_t recovered_fec, plc_frames, plc_blocks, bad, decode_errors;
+    int16_t pcm[320];
+} opus_rx_part;
+
+static opus_tx_part *OTX(const ec_media_tx *st)
+{
+    return (opus_tx_part *)(void *)((uint8_t *)st + align8(st->cache_off + st->n_cache * st->entry_size));
+}
+
+static OpusEncoder *opus_encoder(ec_media_tx *st)
+{
+    return (OpusEncoder *)(void *)((uint8_t *)OTX(st) + align8(sizeof(opus_tx_part)));
+}
+
+static opus_rx_part *ORX(const ec_media_rx *st)
+{
+    return (opus_rx_part *)(void *)((uint8_t *)st + align8(st->fec_off)); /* Opus: no FEC slots */
+}
+
+static OpusDecoder *opus_dec(ec_media_rx *st)
+{
+    return (OpusDecoder *)(void *)((uint8_t *)ORX(st) + align8(sizeof(opus_rx_part)));
+}
+#endif
+
 static int tx_config_ok(const ec_media_tx_config *c)
 {
     int32_t pt, rate, bs, bb, extra;
@@ -124,12 +187,27 @@ static int tx_config_ok(const ec_media_tx_config *c)
         c->g722_bitrate != 48000) {
         return 0;
     }
+#ifdef EC_MEDIA_WITH_OPUS
+    if (c->codec == EC_MEDIA_OPUS) {
+        int b = c->opus_bitrate == 0 ? EC_MEDIA_OPUS_BITRATE : c->opus_bitrate;
+        if (c->ptime_ms != 20 || c->red != 0 || c->fec_group != 0 || !opus_pt_ok(c->pt_opus, c->pt_red, c->pt_fec) ||
+            b < 6000 || b > 64000 || c->opus_complexity < 0 || c->opus_complexity > 10 || c->opus_loss_perc < 0 ||
+            c->opus_loss_perc > 100) {
+            return 0;
+        }
+    }
+#endif
     return rtp_params_ok(c->pt_red, c->pt_fec, c->rtcp_interval_ms);
 }
 
 static size_t tx_entry_size(const ec_media_tx_config *c)
 {
     int32_t pt = 0, rate = 0, bs = 0, bb = 0, extra = 0;
+#ifdef EC_MEDIA_WITH_OPUS
+    if (c->codec == EC_MEDIA_OPUS) {
+        return (sizeof(tx_entry) + EC_MEDIA_OPUS_MAX_PAYLOAD + 3u) & ~(size_t)3u;
+    }
+#endif
     codec_params(c->codec, &pt, &rate, &bs, &bb, &extra);
     return (sizeof(tx_entry) + (size_t)extra + (size_t)bb * (size_t)(c->max_ptime_ms / 10) + 3u) & ~(size_t)3u;
 }
@@ -139,6 +217,12 @@ size_t ec_media_tx_state_size(const ec_media_tx_config *cfg)
     if (!tx_config_ok(cfg)) {
         return 0;
     }
+#ifdef EC_MEDIA_WITH_OPUS
+    if (cfg->codec == EC_MEDIA_OPUS) {
+        return align8(align8(align8(sizeof(ec_media_tx)) + (size_t)cfg->cache_packets * tx_entry_size(cfg)) +
+                      sizeof(opus_tx_part)) + (size_t)opus_encoder_get_size(1);
+    }
+#endif
     return align8(sizeof(ec_media_tx)) + (size_t)cfg->cache_packets * tx_entry_size(cfg);
 }
 
@@ -218,6 +302,27 @@ int ec_media_tx_init(ec_media_tx *st, size_t size, const ec_media_tx_config *cfg
     } else if (cfg->codec == EC_MEDIA_DVI4) {
         ec_adpcm_init(&st->enc.adpcm, sizeof st->enc.adpcm);
     }
+#ifdef EC_MEDIA_WITH_OPUS
+    if (cfg->codec == EC_MEDIA_OPUS) {
+        OpusEncoder *enc;
+        opus_tx_part *o = OTX(st), z = {0};
+        *o = z;
+        st->pt = opus_pt(cfg->pt_opus);
+        enc = opus_encoder(st);
+        OTX(st)->bitrate = cfg->opus_bitrate == 0 ? EC_MEDIA_OPUS_BITRATE : cfg->opus_bitrate;
+        OTX(st)->loss_perc = cfg->opus_loss_perc;
+        OTX(st)->fec = cfg->opus_loss_perc > 0;
+        OTX(st)->encode_errors = 0;
+        if (opus_encoder_init(enc, 16000, 1, OPUS_APPLICATION_VOIP) != OPUS_OK ||
+            opus_encoder_ctl(enc, OPUS_SET_BITRATE(OTX(st)->bitrate)) != OPUS_OK ||
+            opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(cfg->opus_complexity)) != OPUS_OK ||
+            opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(OTX(st)->loss_perc)) != OPUS_OK ||
+            opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(OTX(st)->fec)) != OPUS_OK) {
+            return EC_ERR_ARG;
+        }
+        st->st.level = (uint32_t)OTX(st)->fec;
+    }
+#endif
     st->magic = TX_MAGIC;
     return EC_OK;
 }
@@ -252,6 +357,60 @@ static void encode_block(ec_media_tx *st, const int16_t *pcm, uint8_t *dst)
     }
 }
 
+#ifdef EC_MEDIA_WITH_OPUS
+/* A packet is complete in cache entry e: number it, mark it, start the SR clock. */
+static void finish_packet(ec_media_tx *st, tx_entry *e, uint32_t now_ms)
+{
+    e->seq = st->seq;
+    e->ts = st->cur_ts;
+    e->blocks = (uint8_t)st->cur_blocks;
+    e->marker = st->started ? 0u : 1u; /* first packet of the talkspurt (RFC 3551 §4.1) */
+    e->sent_ms = now_ms;
+    e->flags = ENT_VALID;
+    if (!st->started) {
+        st->started = 1;
+        st->next_sr_ms = now_ms + (uint32_t)st->rtcp_interval_ms / 2u;
+    }
+    st->seq++;
+    st->cur_blocks = 0;
+}
+
+/* Opus: 10 ms blocks are gathered into 20 ms frames, each encoded into one packet. */
+static void opus_push_block(ec_media_tx *st, const int16_t *pcm, uint32_t now_ms)
+{
+    tx_entry *e = entry(st, st->seq);
+    int i, r;
+    if (st->cur_blocks == 0u) {
+        st->cur_ts = st->ts;
+        for (i = 0; i < 160; i++) {
+            OTX(st)->pcm[i] = pcm[i];
+        }
+        st->ts += EC_MEDIA_OPUS_TS_PER_FRAME / 2u;
+        st->cur_blocks = 1;
+        return;
+    }
+    {
+        int16_t frame[320];
+        for (i = 0; i < 160; i++) {
+            frame[i] = OTX(st)->pcm[i];
+            frame[160 + i] = pcm[i];
+        }
+        st->ts += EC_MEDIA_OPUS_TS_PER_FRAME / 2u;
+        e->flags = 0;
+        r = opus_encode(opus_encoder(st), frame, 320, entry_data(e),
+                        EC_MEDIA_OPUS_MAX_PAYLOAD);
+    }
+    if (r < 1) {
+        OTX(st)->encode_errors++;
+        st->cur_blocks = 0; /* the frame is not sent: the receiver sees a timestamp gap */
+        return;
+    }
+    e->len = (uint16_t)r;
+    st->cur_blocks = 2;
+    finish_packet(st, e, now_ms);
+}
+#endif
+
 int ec_media_tx_push(ec_media_tx *st, const int16_t *pcm, size_t n, uint32_t now_ms)
 {
     size_t k, nb;
@@ -265,6 +424,14 @@ int ec_media_tx_push(ec_media_tx *st, const int16_t *pcm, size_t n, uint32_t now
     if (nb > (size_t)(st->max_ptime_ms / 10)) {
         return EC_ERR_ARG;
     }
+#ifdef EC_MEDIA_WITH_OPUS
+    if (st->codec == EC_MEDIA_OPUS) {
+        for (k = 0; k < nb; k++) {
+            opus_push_block(st, pcm + k * 160u, now_ms);
+        }
+        return EC_OK;
+    }
+#endif
     for (k = 0; k < nb; k++) {
         tx_entry *e = entry(st, st->seq);
         if (st->cur_blocks == 0u) {
@@ -548,11 +715,40 @@ static void apply_level(ec_media_tx *st, uint32_t level)
     st->st.level = level;
 }
 
+#ifdef EC_MEDIA_WITH_OPUS
+/* Opus adaptation: the expected loss (smoothed, capped) and in-band FEC while it is above 0. */
+static void opus_adapt(ec_media_tx *st, uint32_t s)
+{
+    OpusEncoder *enc = opus_encoder(st);
+    int32_t perc = (int32_t)((s * 100u + 255u) / 256u), fec;
+    if (perc > EC_MEDIA_OPUS_MAX_LOSS_PERC) {
+        perc = EC_MEDIA_OPUS_MAX_LOSS_PERC;
+    }
+    fec = perc > 0;
+    if (perc != OTX(st)->loss_perc) {
+        opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(perc));
+        OTX(st)->loss_perc = perc;
+    }
+    if (fec != OTX(st)->fec) {
+        opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(fec));
+        OTX(st)->fec = fec;
+        st->st.level = (uint32_t)fec;
+        st->st.level_changes++;
+    }
+}
+#endif
+
 static void adapt(ec_media_tx *st, uint32_t fraction)
 {
     uint32_t s = (st->st.loss_smoothed_q8 + fraction) / 2u;
     uint32_t level = st->st.level, target = level;
     st->st.loss_smoothed_q8 = s;
+#ifdef EC_MEDIA_WITH_OPUS
+    if (st->codec == EC_MEDIA_OPUS) {
+        opus_adapt(st, s);
+        return;
+    }
+#endif
     while (target < 3u && s >= level_up_q8[target + 1u]) {
         target++;
     }
@@ -645,6 +841,25 @@ int ec_media_tx_get_stats(const ec_media_tx *st, ec_media_tx_stats *out)
     return EC_OK;
 }
 
+#ifdef EC_MEDIA_WITH_OPUS
+int ec_media_tx_opus_stats(const ec_media_tx *st, ec_media_opus_stats *out)
+{
+    ec_media_opus_stats z = {0};
+    if (st == NULL || st->magic != TX_MAGIC) {
+        return EC_ERR_STATE;
+    }
+    if (out == NULL || st->codec != EC_MEDIA_OPUS) {
+        return EC_ERR_ARG;
+    }
+    *out = z;
+    out->bitrate = (uint32_t)OTX(st)->bitrate;
+    out->loss_perc = (uint32_t)OTX(st)->loss_perc;
+    out->inband_fec = (uint32_t)OTX(st)->fec;
+    out->encode_errors = OTX(st)->encode_errors;
+    return EC_OK;
+}
+#endif
+
 /* ======================================================================================== */
 /* receiver                                                                                 */
 /* ======================================================================================== */
@@ -672,6 +887,11 @@ static int rx_config_ok(const ec_media_rx_config *c)
     if (c->fec_slots < 0 || c->fec_slots > EC_MEDIA_MAX_FEC_SLOTS) {
         return 0;
     }
+#ifdef EC_MEDIA_WITH_OPUS
+    if (c->codec == EC_MEDIA_OPUS && (c->max_ptime_ms < 20 || !opus_pt_ok(c->pt_opus, c->pt_red, c->pt_fec))) {
+        return 0;
+    }
+#endif
     return rtp_params_ok(c->pt_red, c->pt_fec, c->rtcp_interval_ms);
 }
 
@@ -694,6 +914,12 @@ size_t ec_media_rx_state_size(const ec_media_rx_config *cfg)
     if (!rx_config_ok(cfg)) {
         return 0;
     }
+#ifdef EC_MEDIA_WITH_OPUS
+    if (cfg->codec == EC_MEDIA_OPUS) { /* no FEC slots: RFC 5109 is not used with Opus */
+        return align8(align8(rx_jb_off() + align8(ec_jb_state_size((uint32_t)(cfg->buffer_ms / 10)))) +
+                      sizeof(opus_rx_part)) + (size_t)opus_decoder_get_size(1);
+    }
+#endif
     return rx_jb_off() + align8(ec_jb_state_size((uint32_t)(cfg->buffer_ms / 10))) +
            (size_t)cfg->fec_slots * fec_entry_size(cfg);
 }
@@ -755,6 +981,11 @@ int ec_media_rx_init(ec_media_rx *st, size_t size, const ec_media_rx_config *cfg
         return r;
     }
     st->n_fec = (uint32_t)cfg->fec_slots;
+#ifdef EC_MEDIA_WITH_OPUS
+    if (cfg->codec == EC_MEDIA_OPUS) {
+        st->n_fec = 0;
+    }
+#endif
     st->fec_entry = (uint32_t)fec_entry_size(cfg);
     st->fec_off = (uint32_t)(rx_jb_off() + jbsize);
     st->fec_age = 0;
@@ -771,6 +1002,16 @@ int ec_media_rx_init(ec_media_rx *st, size_t size, const ec_media_rx_config *cfg
     if (r != EC_OK) {
         return r;
     }
+#ifdef EC_MEDIA_WITH_OPUS
+    if (cfg->codec == EC_MEDIA_OPUS) {
+        opus_rx_part *o = ORX(st), z = {0};
+        *o = z;
+        st->pt = opus_pt(cfg->pt_opus);
+        if (opus_decoder_init(opus_dec(st), 16000, 1) != OPUS_OK) {
+            return EC_ERR_ARG;
+        }
+    }
+#endif
     st->magic = RX_MAGIC;
     return EC_OK;
 }
@@ -782,6 +1023,30 @@ int ec_media_rx_frame_samples(const ec_media_rx *st)
     }
     return st->ptime_blocks * st->block_samples;
 }
+
+#ifdef EC_MEDIA_WITH_OPUS
+/* An Opus payload: 2 (blocks) for one valid 20 ms packet of 2..EC_MEDIA_OPUS_MAX_PAYLOAD bytes, 0 for
+ * a valid packet of another shape, EC_ERR_MALFORMED for bytes that are not an Opus packet. */
+static int opus_payload_blocks(const uint8_t *p, size_t len)
+{
+    const unsigned char *frames[48];
+    opus_int16 sizes[48];
+    if (len == 0u || len > 1275u * 3u + 7u || opus_packet_parse(p, (opus_int32)len, NULL, frames, sizes, NULL) < 0) {
+        return EC_ERR_MALFORMED;
+    }
+    if (len < 2u || len > EC_MEDIA_OPUS_MAX_PAYLOAD || opus_packet_get_nb_samples(p, (opus_int32)len, 16000) != 320) {
+        return 0;
+    }
+    return 2;
+}
+
+/* The jitter buffer's split of an Opus payload into two slots: extra (0 or 1) + two halves. */
+static int opus_store(ec_media_rx *st, uint32_t now_ms, uint32_t ts, uint16_t seq, const uint8_t *p, size_t len,
+                      unsigned flags, int update_delay)
+{
+    return ec_jb_insert(&st->jb, now_ms, ts, seq, p, len, len % 2u, len / 2u, flags, update_delay);
+}
+#endif
 
 /* Is this a usable codec payload? Returns its block count or 0. */
 static int payload_blocks(const ec_media_rx *st, const uint8_t *p, size_t len)
@@ -1005,6 +1270,11 @@ static int on_fec(ec_media_rx *st, const uint8_t *pay, size_t len, uint32_t now_
 static void start_source(ec_media_rx *st, uint32_t ssrc, uint16_t seq, uint32_t now_ms)
 {
     ec_rtp_source_init(&st->src, ssrc, seq, 1);
+#ifdef EC_MEDIA_WITH_OPUS
+    if (st->codec == EC_MEDIA_OPUS) {
+        ORX(st)->have_ref = 0;
+    }
+#endif
     st->have_source = 1;
     st->have_sr = 0;
     st->have_last = 0;
@@ -1081,7 +1351,7 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
         st->st.rtp_packets++;
         return on_fec(st, pay, plen, now_ms);
     }
-    if (h.pt == (unsigned)st->pt_red) {
+    if (h.pt == (unsigned)st->pt_red && !IS_OPUS(st)) {
         n_red = ec_red_parse(pay, plen, red, EC_RED_MAX_BLOCKS);
         if (n_red < 0) {
             st->st.malformed++;
@@ -1097,6 +1367,19 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
         st->st.ignored++;
         return EC_MEDIA_RX_IGNORED;
     }
+#ifdef EC_MEDIA_WITH_OPUS
+    if (st->codec == EC_MEDIA_OPUS) {
+        nb = opus_payload_blocks(pay, plen);
+        if (nb < 0) {
+            ORX(st)->bad++;
+            st->st.malformed++;
+            return EC_ERR_MALFORMED;
+        }
+        if (nb == 0) {
+            ORX(st)->bad++;
+        }
+    } else
+#endif
     nb = payload_blocks(st, pay, plen);
     if (nb == 0) {
         st->st.ignored++;
@@ -1129,9 +1412,32 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
         st->st.ignored++;
         return EC_MEDIA_RX_IGNORED;
     }
-    ec_rtp_source_update_jitter(&st->src, now_ms * TICKS_PER_MS, h.ts);
-    ext = ec_rtp_source_ext_max(&st->src);
-    in_order = ext != prev_max || st->src.received == 1u;
+#ifdef EC_MEDIA_WITH_OPUS
+    if (st->codec == EC_MEDIA_OPUS) {
+        /* jitter in RTP units (48 kHz); then the timestamp on the buffer's 8 kHz timeline */
+        ec_rtp_source_update_jitter(&st->src, now_ms * OPUS_TICKS_PER_MS, h.ts);
+        ext = ec_rtp_source_ext_max(&st->src);
+        in_order = ext != prev_max || st->src.received == 1u;
+        {
+            uint32_t ts48 = h.ts;
+            if (!ORX(st)->have_ref) {
+                ORX(st)->have_ref = 1;
+                ORX(st)->ref48 = ts48;
+                ORX(st)->ref8 = ts48;
+            }
+            h.ts = ORX(st)->ref8 + (uint32_t)((int32_t)(ts48 - ORX(st)->ref48) / 6);
+            if (in_order) {
+                ORX(st)->ref48 = ts48;
+                ORX(st)->ref8 = h.ts;
+            }
+        }
+    } else
+#endif
+    {
+        ec_rtp_source_update_jitter(&st->src, now_ms * TICKS_PER_MS, h.ts);
+        ext = ec_rtp_source_ext_max(&st->src);
+        in_order = ext != prev_max || st->src.received == 1u;
+    }
     if (n_red > 0) {
         st->st.red_packets++;
     }
@@ -1164,6 +1470,11 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
         st->last_dur = EC_JB_BLOCK_TS * (uint32_t)nb;
     }
     nacked = nack_remove(st, h.seq);
+#ifdef EC_MEDIA_WITH_OPUS
+    if (st->codec == EC_MEDIA_OPUS) {
+        r = opus_store(st, now_ms, media_ts, h.seq, pay, plen, h.marker ? EC_JB_F_MARKER : 0u, !nacked);
+    } else
+#endif
     r = ec_jb_insert(&st->jb, now_ms, media_ts, h.seq, pay, plen, (size_t)st->extra, (size_t)st->block_bytes,
                      h.marker ? EC_JB_F_MARKER : 0u, !nacked);
     result = store_result(r);
@@ -1248,6 +1559,186 @@ static void decode_block(ec_media_rx *st, const ec_jb_block *b, int16_t *out)
     }
 }
 
+#ifdef EC_MEDIA_WITH_OPUS
+
+static void zero160(int16_t *out)
+{
+    int i;
+    for (i = 0; i < 160; i++) {
+        out[i] = 0;
+    }
+}
+
+/* 10 ms of Opus PLC (an underrun or a stretch). */
+static void opus_plc_block(ec_media_rx *st, int16_t *out)
+{
+    if (opus_decode(opus_dec(st), NULL, 0, out, 160, 0) != 160) {
+        zero160(out);
+    }
+    ORX(st)->plc_blocks++;
+}
+
+/* A whole 20 ms frame (decoded, FEC or PLC) in opus_pcm: its first half goes out now, the second
+ * is kept for the block at ts + 10 ms. */
+static void opus_frame_out(ec_media_rx *st, uint32_t ts, int16_t *out)
+{
+    int i;
+    for (i = 0; i < 160; i++) {
+        out[i] = ORX(st)->pcm[i];
+    }
+    ORX(st)->cached = 1;
+    ORX(st)->next_ts = ts + EC_JB_BLOCK_TS;
+}
+
+/* The packet whose first slot is b, re-assembled: its length, or -1. */
+static int opus_packet(const ec_media_rx *st, const ec_jb_block *b, uint8_t *buf)
+{
+    int len;
+    if (b == NULL || b->index != 0u || b->count != 2u) {
+        return -1;
+    }
+    len = ec_jb_packet(&st->jb, b, buf, EC_MEDIA_OPUS_MAX_PAYLOAD);
+    return len > 0 ? len : -1;
+}
+
+/* Output for the buffered block b (PLAY). */
+static void opus_play(ec_media_rx *st, const ec_jb_block *b, int16_t *out)
+{
+    uint8_t buf[EC_MEDIA_OPUS_MAX_PAYLOAD];
+    uint32_t first_ts = b->ts - EC_JB_BLOCK_TS * b->index;
+    int len, i;
+    if (ORX(st)->cached && ORX(st)->next_ts == b->ts) {
+        for (i = 0; i < 160; i++) {
+            out[i] = ORX(st)->pcm[160 + i];
+        }
+        ORX(st)->cached = 0;
+        return;
+    }
+    ORX(st)->cached = 0;
+    len = opus_packet(st, b->index == 0u ? b : ec_jb_find(&st->jb, first_ts), buf);
+    if (len < 0) {
+        opus_plc_block(st, out); /* half a packet (its first half came late): conceal */
+        return;
+    }
+    if (opus_decode(opus_dec(st), buf, len, ORX(st)->pcm, 320, 0) != 320) {
+        ORX(st)->decode_errors++;
+        if (opus_decode(opus_dec(st), NULL, 0, ORX(st)->pcm, 320, 0) != 320) {
+            for (i = 0; i < 320; i++) {
+                ORX(st)->pcm[i] = 0;
+            }
+        }
+    }
+    if (b->index == 0u) {
+        opus_frame_out(st, b->ts, out);
+    } else {
+        for (i = 0; i < 160; i++) {
+            out[i] = ORX(st)->pcm[160 + i];
+        }
+    }
+}
+
+/* Does this (valid, mono, 20 ms) Opus packet carry in-band FEC for the frame before it? The LBRR
+ * flag of a SILK or hybrid frame follows its VAD flag in the first byte of the range-coded data
+ * (RFC 6716 §4.2.3; the same test as opus_packet_has_lbrr() of libopus 1.5). */
+static int opus_has_lbrr(const uint8_t *p, int len)
+{
+    const unsigned char *frames[48];
+    opus_int16 sizes[48];
+    if ((p[0] >> 3) >= 16u || opus_packet_parse(p, len, NULL, frames, sizes, NULL) < 1 || sizes[0] == 0) {
+        return 0; /* CELT-only: no LBRR */
+    }
+    return (frames[0][0] >> 6) & 1u;
+}
+
+/* Output for the missing block at ts, the buffer having moved on (a loss): the rest of the frame
+ * already made, else the whole lost frame from the next packet's in-band FEC, else PLC. */
+static void opus_lost(ec_media_rx *st, uint32_t ts, int16_t *out)
+{
+    uint8_t buf[EC_MEDIA_OPUS_MAX_PAYLOAD];
+    int len, i;
+    if (ORX(st)->cached && ORX(st)->next_ts == ts) {
+        for (i = 0; i < 160; i++) {
+            out[i] = ORX(st)->pcm[160 + i];
+        }
+        ORX(st)->cached = 0;
+        return;
+    }
+    ORX(st)->cached = 0;
+    len = opus_packet(st, ec_jb_find(&st->jb, ts + 2u * EC_JB_BLOCK_TS), buf);
+    if (len > 0 && opus_has_lbrr(buf, len) && opus_decode(opus_dec(st), buf, len, ORX(st)->pcm, 320, 1) == 320) {
+        ORX(st)->recovered_fec++;
+    } else if (opus_decode(opus_dec(st), NULL, 0, ORX(st)->pcm, 320, 0) == 320) {
+        ORX(st)->plc_frames++;
+    } else {
+        for (i = 0; i < 320; i++) {
+            ORX(st)->pcm[i] = 0;
+        }
+    }
+    opus_frame_out(st, ts, out);
+}
+
+/* ec_media_rx_pull for Opus: the same jitter-buffer decisions, Opus's decoding and concealment. */
+static int opus_pull(ec_media_rx *st, uint32_t now_ms, int16_t *out)
+{
+    int16_t tmp[160];
+    int32_t k, i;
+    for (k = 0; k < st->ptime_blocks; k++) {
+        int16_t *dst = out + k * 160;
+        uint32_t due = st->jb.play_ts;
+        int playing = st->jb.playing;
+        ec_jb_action act;
+        ec_jb_next(&st->jb, now_ms, k == 0, &act);
+        switch (act.kind) {
+        case EC_JB_PLAY:
+            opus_play(st, act.a, dst);
+            nack_prune(st, act.a->seq);
+            break;
+        case EC_JB_MERGE:
+            opus_play(st, act.a, tmp);
+            opus_play(st, act.b, dst);
+            nack_prune(st, act.b->seq);
+            for (i = 0; i < 160; i++) {
+                dst[i] = (int16_t)(((int32_t)tmp[i] * (160 - i) + (int32_t)dst[i] * i) / 160);
+            }
+            break;
+        case EC_JB_CONCEAL:
+            if (playing && st->jb.play_ts != due) {
+                opus_lost(st, due, dst);
+            } else {
+                opus_plc_block(st, dst);
+            }
+            break;
+        case EC_JB_STRETCH:
+            opus_plc_block(st, dst);
+            break;
+        default:
+            zero160(dst);
+            st->st.silent++;
+            break;
+        }
+    }
+    return st->ptime_blocks * 160;
+}
+
+int ec_media_rx_opus_stats(const ec_media_rx *st, ec_media_opus_stats *out)
+{
+    ec_media_opus_stats z = {0};
+    if (st == NULL || st->magic != RX_MAGIC) {
+        return EC_ERR_STATE;
+    }
+    if (out == NULL || st->codec != EC_MEDIA_OPUS) {
+        return EC_ERR_ARG;
+    }
+    *out = z;
+    out->recovered_fec = ORX(st)->recovered_fec;
+    out->plc_frames = ORX(st)->plc_frames;
+    out->plc_blocks = ORX(st)->plc_blocks;
+    out->bad_payloads = ORX(st)->bad;
+    out->decode_errors = ORX(st)->decode_errors;
+    return EC_OK;
+}
+#endif
+
 int ec_media_rx_pull(ec_media_rx *st, uint32_t now_ms, int16_t *out, size_t cap)
 {
     int16_t tmp[160];
@@ -1262,6 +1753,11 @@ int ec_media_rx_pull(ec_media_rx *st, uint32_t now_ms, int16_t *out, size_t cap)
     if (cap < (size_t)(st->ptime_blocks * bs)) {
         return EC_ERR_SHORT_BUFFER;
     }
+#ifdef EC_MEDIA_WITH_OPUS
+    if (st->codec == EC_MEDIA_OPUS) {
+        return opus_pull(st, now_ms, out);
+    }
+#endif
     for (k = 0; k < st->ptime_blocks; k++) {
         int16_t *dst = out + k * bs;
         ec_jb_action act;

@@ -8,7 +8,8 @@
  *   memory as needed. The host allocates codec states and buffers with it (never at fixed
  *   addresses) and frees everything at once with ec_wasm_reset().
  * - ec_wasm_media_*: the media stack's configurations filled from plain int arguments and the
- *   sizes of its statistics, so that the host needs no copy of the struct layouts (ec_media.h).
+ *   sizes of its statistics, so that the host needs no copy of the struct layouts (ec_media.h);
+ *   with EC_MEDIA_WITH_OPUS (libopus linked) also the Opus settings and counters.
  * - ec_wasm_jpeg_*, ec_wasm_rtpjpeg_*: the same for video (ec_jpeg.h, ec_rtpjpeg.h): encoder
  *   parameters from ints, a whole-frame encode of one packed plane, and the depacketizer's
  *   counters. */
@@ -126,10 +127,12 @@ size_t ec_wasm_media_config_bytes(void);
 size_t ec_wasm_media_tx_config(ec_media_tx_config *cfg, int codec, int ptime_ms, int max_ptime_ms, int red,
                                int fec_group, int nack, int cache_packets, int adapt, int g722_bitrate, int pt_red,
                                int pt_fec, int rtcp_interval_ms, uint32_t ssrc, uint32_t ts0, uint32_t seq0,
-                               uint32_t fec_seq0);
+                               uint32_t fec_seq0, int pt_opus, int opus_bitrate, int opus_complexity,
+                               int opus_loss_perc);
 size_t ec_wasm_media_rx_config(ec_media_rx_config *cfg, int codec, int ptime_ms, int max_ptime_ms, int buffer_ms,
                                int fixed_delay_ms, int min_delay_ms, int max_delay_ms, int nack, int nack_retry_ms,
-                               int fec_slots, int pt_red, int pt_fec, int rtcp_interval_ms, uint32_t ssrc);
+                               int fec_slots, int pt_red, int pt_fec, int rtcp_interval_ms, uint32_t ssrc,
+                               int pt_opus);
 size_t ec_wasm_media_tx_stats_words(void);
 size_t ec_wasm_media_rx_stats_words(void);
 
@@ -144,7 +147,8 @@ size_t ec_wasm_media_config_bytes(void)
 size_t ec_wasm_media_tx_config(ec_media_tx_config *cfg, int codec, int ptime_ms, int max_ptime_ms, int red,
                                int fec_group, int nack, int cache_packets, int adapt, int g722_bitrate, int pt_red,
                                int pt_fec, int rtcp_interval_ms, uint32_t ssrc, uint32_t ts0, uint32_t seq0,
-                               uint32_t fec_seq0)
+                               uint32_t fec_seq0, int pt_opus, int opus_bitrate, int opus_complexity,
+                               int opus_loss_perc)
 {
     if (cfg == NULL) {
         return 0;
@@ -165,13 +169,18 @@ size_t ec_wasm_media_tx_config(ec_media_tx_config *cfg, int codec, int ptime_ms,
     cfg->ts0 = ts0;
     cfg->seq0 = (uint16_t)seq0;
     cfg->fec_seq0 = (uint16_t)fec_seq0;
+    cfg->pt_opus = pt_opus; /* Opus only: 0 selects the defaults (ec_media.h) */
+    cfg->opus_bitrate = opus_bitrate;
+    cfg->opus_complexity = opus_complexity;
+    cfg->opus_loss_perc = opus_loss_perc;
     return ec_media_tx_state_size(cfg);
 }
 
 /* Fills *cfg; returns ec_media_rx_state_size(cfg): 0 when the configuration is not valid. */
 size_t ec_wasm_media_rx_config(ec_media_rx_config *cfg, int codec, int ptime_ms, int max_ptime_ms, int buffer_ms,
                                int fixed_delay_ms, int min_delay_ms, int max_delay_ms, int nack, int nack_retry_ms,
-                               int fec_slots, int pt_red, int pt_fec, int rtcp_interval_ms, uint32_t ssrc)
+                               int fec_slots, int pt_red, int pt_fec, int rtcp_interval_ms, uint32_t ssrc,
+                               int pt_opus)
 {
     if (cfg == NULL) {
         return 0;
@@ -190,6 +199,7 @@ size_t ec_wasm_media_rx_config(ec_media_rx_config *cfg, int codec, int ptime_ms,
     cfg->pt_fec = pt_fec;
     cfg->rtcp_interval_ms = rtcp_interval_ms;
     cfg->ssrc = ssrc;
+    cfg->pt_opus = pt_opus;
     return ec_media_rx_state_size(cfg);
 }
 
@@ -202,6 +212,24 @@ size_t ec_wasm_media_tx_stats_words(void)
 size_t ec_wasm_media_rx_stats_words(void)
 {
     return sizeof(ec_media_rx_stats) / 4u;
+}
+
+/* The Opus counters of a sender (tx = 1) or receiver (tx = 0) into out (ec_media_opus_stats, all
+ * 32-bit words): the word count, or EC_ERR_ARG (not Opus) / EC_ERR_UNSUPPORTED (a build without
+ * Opus). */
+int ec_wasm_media_opus_stats(const void *st, int tx, uint32_t *out);
+int ec_wasm_media_opus_stats(const void *st, int tx, uint32_t *out)
+{
+#ifdef EC_MEDIA_WITH_OPUS
+    int r = tx ? ec_media_tx_opus_stats((const ec_media_tx *)st, (ec_media_opus_stats *)(void *)out)
+               : ec_media_rx_opus_stats((const ec_media_rx *)st, (ec_media_opus_stats *)(void *)out);
+    return r < 0 ? r : (int)(sizeof(ec_media_opus_stats) / 4u);
+#else
+    (void)st;
+    (void)tx;
+    (void)out;
+    return EC_ERR_UNSUPPORTED;
+#endif
 }
 
 /* ---- video glue (ec_jpeg.h, ec_rtpjpeg.h) ---- */

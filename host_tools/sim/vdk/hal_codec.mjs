@@ -211,20 +211,23 @@ export function codecFunctions(mem, log, libraryPath = LIBRARY, library = codecL
     /** Bytes the library holds (states and scratch areas, in use or on the free list). */
     codec_heap: () => (library.loaded() ? library.get().taken() : 0),
     // ---- media stack: uint32 arguments arrive as their int32 bit patterns ----
+    // The Opus settings (ptOpus, opusBitrate, opusComplexity, opusLossPerc; ec_media.h) are optional:
+    // left out, they arrive as 0, the library's defaults.
     codec_media_tx_new: (codec, ptime, maxPtime, red, fecGroup, nack, cache, adapt, g722Bitrate, ptRed, ptFec,
-      rtcpInterval, ssrc, ts0, seq0, fecSeq0) =>
+      rtcpInterval, ssrc, ts0, seq0, fecSeq0, ptOpus = 0, opusBitrate = 0, opusComplexity = 0, opusLossPerc = 0) =>
       mediaNew(
         MEDIA_TX,
         (cfg) => lib.x.ec_wasm_media_tx_config(cfg, codec, ptime, maxPtime, red, fecGroup, nack, cache, adapt,
-          g722Bitrate, ptRed, ptFec, rtcpInterval, ssrc, ts0, seq0, fecSeq0),
+          g722Bitrate, ptRed, ptFec, rtcpInterval, ssrc, ts0, seq0, fecSeq0, ptOpus, opusBitrate, opusComplexity,
+          opusLossPerc),
         (st, size, cfg) => lib.x.ec_media_tx_init(st, size, cfg),
       ),
     codec_media_rx_new: (codec, ptime, maxPtime, bufferMs, fixedDelay, minDelay, maxDelay, nack, nackRetry,
-      fecSlots, ptRed, ptFec, rtcpInterval, ssrc) =>
+      fecSlots, ptRed, ptFec, rtcpInterval, ssrc, ptOpus = 0) =>
       mediaNew(
         MEDIA_RX,
         (cfg) => lib.x.ec_wasm_media_rx_config(cfg, codec, ptime, maxPtime, bufferMs, fixedDelay, minDelay,
-          maxDelay, nack, nackRetry, fecSlots, ptRed, ptFec, rtcpInterval, ssrc),
+          maxDelay, nack, nackRetry, fecSlots, ptRed, ptFec, rtcpInterval, ssrc, ptOpus),
         (st, size, cfg) => lib.x.ec_media_rx_init(st, size, cfg),
       ),
     /** PCM (whole 10 ms blocks) in; the packets it completes wait for codec_media_tx_poll. */
@@ -265,6 +268,21 @@ export function codecFunctions(mem, log, libraryPath = LIBRARY, library = codecL
       const p = lib.area(1, 4 * words);
       const rc = s.kind === MEDIA_TX ? lib.x.ec_media_tx_get_stats(s.st, p) : lib.x.ec_media_rx_get_stats(s.st, now, p);
       if (rc < 0) return rc;
+      const n = Math.min(4 * words, dst.len);
+      return mem.write(outId, new Uint8Array(lib.x.memory.buffer, p, n)) < 0 ? ERR_BUFFER : words;
+    },
+    /** An Opus sender's or receiver's counters (ec_media_opus_stats) as 32-bit words into outId;
+     * returns the word count, EC_ERR_ARG (-1) for another codec, EC_ERR_UNSUPPORTED (-5) for a
+     * library built without Opus. */
+    codec_media_opus_stats: (h, outId) => {
+      const s = handles.get(h);
+      if (!s || (s.kind !== MEDIA_TX && s.kind !== MEDIA_RX)) return ERR_HANDLE;
+      if (!lib.x.ec_wasm_media_opus_stats) return -5;
+      const dst = mem.buf(outId);
+      if (dst === null || !dst.writable) return ERR_BUFFER;
+      const p = lib.area(1, 64);
+      const words = lib.x.ec_wasm_media_opus_stats(s.st, s.kind === MEDIA_TX ? 1 : 0, p);
+      if (words < 0) return words;
       const n = Math.min(4 * words, dst.len);
       return mem.write(outId, new Uint8Array(lib.x.memory.buffer, p, n)) < 0 ? ERR_BUFFER : words;
     },
