@@ -58,6 +58,7 @@ def test_standard_suite_on_two_devkits(tmp_path: Path, testdata: Path) -> None:
     assert set(m["pesq_wb"]) == {"clean", "wifi-busy", "cellular-edge", "lossy-30"}
     assert m["pesq_wb"]["clean"] > m["pesq_wb"]["lossy-30"]
     assert set(m["netstack_pesq_wb"]) == set(m["pesq_wb"])
+    assert set(m["codec"].values()) == {"opus"}  # both devkits have Opus: the call negotiates it
     assert set(m["call_success"]) == {"clean", "wifi-busy"}
     assert m["serial"]["lost"] == 0 and m["serial"]["mismatched"] == 0 and m["serial"]["reboots"] == 3
     assert result["series"]["heap"] and result["series"]["jb"]["clean"]

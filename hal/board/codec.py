@@ -9,6 +9,9 @@ except ImportError:
     _nc = None  # type: ignore[assignment]
 
 
+OPUS = False  # no board's _nc.mpy carries libopus yet: calls offer G.722
+
+
 def _lib():
     if _nc is None:
         raise OSError(19, "native codec module _nc.mpy is not installed on this board")

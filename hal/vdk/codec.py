@@ -230,7 +230,11 @@ class Plc(_Codec):
 
 
 def __getattr__(name):
-    """MediaSender, MediaReceiver (and CODECS) from hal.vdk._media, loaded when first asked for."""
+    """MediaSender, MediaReceiver (and CODECS) from hal.vdk._media, loaded when first asked for;
+    OPUS: whether the codec library has Opus (for calls to offer it)."""
+    if name == "OPUS":
+        from _vdkhal import codec_has_opus
+        return codec_has_opus() == 1
     if name in ("MediaSender", "MediaReceiver", "CODECS"):
         from hal.vdk import _media
         return getattr(_media, name)

@@ -210,6 +210,8 @@ export function codecFunctions(mem, log, libraryPath = LIBRARY, library = codecL
     },
     /** Bytes the library holds (states and scratch areas, in use or on the free list). */
     codec_heap: () => (library.loaded() ? library.get().taken() : 0),
+    /** 1 when the codec library links libopus (its build falls back to none without it). */
+    codec_has_opus: () => (load() && typeof lib.x.opus_encoder_get_size === "function" ? 1 : 0),
     // ---- media stack: uint32 arguments arrive as their int32 bit patterns ----
     // The Opus settings (ptOpus, opusBitrate, opusComplexity, opusLossPerc; ec_media.h) are optional:
     // left out, they arrive as 0, the library's defaults.
