@@ -47,7 +47,8 @@ def _sample(dut: Dut, t0: float) -> dict[str, Any] | None:
     rx = media["rx"]
     expected = rx["expected"] or 0
     return {"t_s": round(time.time() - t0, 3), "delay_ms": rx["delay_ms"], "target_delay_ms": rx["target_delay_ms"],
-            "loss_pct": round(100.0 * rx["lost"] / expected, 2) if expected else 0.0, "late": rx["late"],
+            # RFC 3550's cumulative lost goes negative with duplicates and retransmissions: clamp it
+            "loss_pct": round(100.0 * max(0, rx["lost"]) / expected, 2) if expected else 0.0, "late": rx["late"],
             "concealed": rx["concealed"], "played": rx["played"], "received": rx["received"],
             "expected": expected}
 

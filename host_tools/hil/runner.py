@@ -71,6 +71,7 @@ class Run:
         self.sim_root: Path | None = None
         self.results: list[dict[str, Any]] = []
         self.heap: dict[str, dict[float, int]] = {}
+        self.versions: dict[str, str] = {}
         self.t0 = time.time()
 
     # ---- set-up and tear-down ----
@@ -101,6 +102,8 @@ class Run:
         for p in fleet.provision_all(self.duts, ledger, ident):
             self.log(f"{p['device']}: {p['action']} as {p['uid']}")
         fleet.configure(self.duts, self.server.host, self.server.port, codec=cfg.opts.codec)
+        for d in self.duts:
+            self.versions[d.id] = str(d.info().get("version", ""))
         calls.wait_joined(self.duts, timeout=20)
         return scenarios.Context(self.duts, self.server, ident, ledger, cfg.mic, self.sim_root, cfg.opts, self.log,
                                  t0=self.t0)
@@ -186,7 +189,8 @@ class Run:
         series["heap"] = {dev: [[t, v] for t, v in sorted(pts.items())] for dev, pts in self.heap.items()}
         devices = []
         for d in self.duts:
-            devices.append({"id": d.id, "kind": d.kind, "port": d.port, "uid": d.uid})
+            devices.append({"id": d.id, "kind": d.kind, "port": d.port, "uid": d.uid,
+                            "version": self.versions.get(d.id, "")})
         return {
             "schema": report.SCHEMA, "tool": "edgecall hil", "version": VERSION,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.t0)),

@@ -29,7 +29,7 @@ AVAILABILITY = {"clean": 0.999, "wifi-busy": 0.99}
 # broken audio fails. The report puts the netstack's figure for the same codec and impairment
 # beside it.
 PESQ_FLOOR = {"clean": 3.5, "wifi-busy": 1.3, "cellular-edge": 1.1, "lossy-30": 1.05}
-PESQ_FLOOR_CODEC = {"opus": {"clean": 2.9}}
+PESQ_FLOOR_CODEC = {"opus": {"clean": 2.6}}
 NETREF_CODEC = {"g722": "g722", "opus": "opus24", "pcmu": "g711"}  # bench resilience's names
 HEAP_TOLERANCE = 2048
 HEAP_MIN_CYCLES = 20
