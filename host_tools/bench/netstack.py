@@ -88,9 +88,32 @@ def build_fuzzer(name: str) -> Path:
     return exe
 
 
+def _trace(tx: Any, rx: Any, pcm: Any, seen: Any = None) -> bytes:
+    """The receive-path trace of 12 frames of a sender into a receiver, frame 5 lost: records of
+    (ms since the previous record, length, packet), the receiver's feedback included. seen(p) is
+    called with every packet the sender made and every feedback packet."""
+    trace = b""
+    for i in range(12):
+        step = 20
+        for p in tx.push(pcm[i * 320:(i + 1) * 320], i * 20):
+            if i != 5:
+                trace += struct.pack("!BH", step, len(p)) + p
+                step = 0
+                rx.on_packet(p, i * 20 + 30)
+            if seen is not None:
+                seen(p)
+        rx.pull(i * 20 + 30)
+        for fb in rx.poll_feedback(i * 20 + 30):
+            if seen is not None:
+                seen(fb)
+            trace += struct.pack("!BH", 0, len(fb)) + fb
+    return trace
+
+
 def _seed_packets() -> dict[str, list[bytes]]:
     """Valid inputs for each fuzzer, made by the binding: RTP with CSRCs/extension/padding, RTCP
-    compounds (SR, RR, SDES, NACK, BYE), RED and FEC payloads, and a packet trace for the receiver."""
+    compounds (SR, RR, SDES, NACK, BYE), RED and FEC payloads, and packet traces (G.722 and Opus)
+    for the receiver."""
     import numpy as np
 
     import native_codec as nc
@@ -104,53 +127,25 @@ def _seed_packets() -> dict[str, list[bytes]]:
     rtcp: list[bytes] = []
     red: list[bytes] = []
     fec: list[bytes] = []
-    trace = b""
-    for i in range(12):
-        step = 20
-        for p in tx.push(pcm[i * 320:(i + 1) * 320], i * 20):
-            if i != 5:
-                trace += struct.pack("!BH", step, len(p)) + p
-                step = 0
-                rx.on_packet(p, i * 20 + 30)
-            (rtcp if 192 <= p[1] <= 223 else rtp).append(p)
-            if p[1] & 0x7F == 96:
-                red.append(p[12:])
-            if p[1] & 0x7F == 97:
-                fec.append(p[12:])
-        rx.pull(i * 20 + 30)
-        for fb in rx.poll_feedback(i * 20 + 30):
-            rtcp.append(fb)
-            trace += struct.pack("!BH", 0, len(fb)) + fb
+
+    def seen(p: bytes) -> None:
+        (rtcp if 192 <= p[1] <= 223 else rtp).append(p)
+        if p[1] & 0x7F == 96:
+            red.append(p[12:])
+        if p[1] & 0x7F == 97:
+            fec.append(p[12:])
+
+    trace = _trace(tx, rx, pcm, seen)
     hdr = b"\xb2\x89\x12\x34\x00\x00\x00\x10\x00\x00\x00\x20" + b"\x00\x00\x00\x01" * 2  # P, X, CC=2
     rtp.append(hdr + b"\xbe\xde\x00\x01" + b"\x00" * 4 + b"payload" + b"\x00\x00\x03")
     buf = ffi.new("uint8_t[]", 256)
     n = lib.ec_rtcp_write_bye(7, buf, 256)
     rtcp.append(bytes(ffi.buffer(buf, n)))
-    return {"rtp": rtp, "rtcp": rtcp, "red": red, "fec": fec, "media_rx": [trace, _opus_trace()]}
-
-
-def _opus_trace() -> bytes:
-    """A receive-path trace of Opus (payload type 111) with a lost packet and the feedback."""
-    import numpy as np
-
-    import native_codec as nc
-
-    tx = nc.MediaSender("opus", 20, ssrc=0x1234, seq=65533, ts=1, rtcp_interval_ms=100, opus_loss_perc=20)
-    rx = nc.MediaReceiver("opus", 20, ssrc=0x43, rtcp_interval_ms=100)
-    t = np.arange(320 * 12)
-    pcm = (6000 * np.sin(t * 0.07) * np.sin(t * 0.003)).astype(np.int16)
-    trace = b""
-    for i in range(12):
-        step = 20
-        for p in tx.push(pcm[i * 320:(i + 1) * 320], i * 20):
-            if i != 5:
-                trace += struct.pack("!BH", step, len(p)) + p
-                step = 0
-                rx.on_packet(p, i * 20 + 30)
-        rx.pull(i * 20 + 30)
-        for fb in rx.poll_feedback(i * 20 + 30):
-            trace += struct.pack("!BH", 0, len(fb)) + fb
-    return trace
+    opus_tx = nc.MediaSender("opus", 20, ssrc=0x1234, seq=65533, ts=1, rtcp_interval_ms=100, opus_loss_perc=20)
+    opus_rx = nc.MediaReceiver("opus", 20, ssrc=0x43, rtcp_interval_ms=100)
+    opus_pcm = (6000 * np.sin(t * 0.07) * np.sin(t * 0.003)).astype(np.int16)
+    return {"rtp": rtp, "rtcp": rtcp, "red": red, "fec": fec,
+            "media_rx": [trace, _trace(opus_tx, opus_rx, opus_pcm)]}
 
 
 def write_seeds(directory: Path) -> dict[str, Path]:
