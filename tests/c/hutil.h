@@ -148,4 +148,20 @@ static inline int word_eq(const char *s, const char *w, const char **rest)
     return 1;
 }
 
+/* Instruction (or cycle) counts of a benchmarked operation: frames, sum, worst frame; stack is
+ * free for a harness that also measures stack depth. */
+typedef struct {
+    uint32_t frames, total, worst, stack;
+} meter;
+
+static inline void meter_add(meter *m, uint32_t t0, uint32_t t1)
+{
+    uint32_t d = t1 - t0;
+    m->frames++;
+    m->total += d;
+    if (d > m->worst) {
+        m->worst = d;
+    }
+}
+
 #endif

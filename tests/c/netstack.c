@@ -500,19 +500,6 @@ static void run_scenarios(void)
 
 /* ---- bench: instructions per 20 ms frame ---- */
 
-typedef struct {
-    uint32_t frames, total, worst;
-} meter;
-
-static void meter_add(meter *m, uint32_t d)
-{
-    m->frames++;
-    m->total += d;
-    if (d > m->worst) {
-        m->worst = d;
-    }
-}
-
 static void bench_line(const char *name, const meter *m)
 {
     char line[112] = "bench ";
@@ -539,7 +526,7 @@ static void bench_codec(int codec, const char *tx_name, const char *rx_name)
     scenario sc = scenarios[2];
     int16_t pcm[320];
     synth syn;
-    meter ms = {0, 0, 0}, mr = {0, 0, 0};
+    meter ms = {0, 0, 0, 0}, mr = {0, 0, 0, 0};
     uint32_t r = 99u, f;
     int fs = 2 * ec_media_block_samples(codec);
     sc.codec = codec;
@@ -567,12 +554,12 @@ static void bench_codec(int codec, const char *tx_name, const char *rx_name)
             }
             t0 += tio_instructions() - t1; /* exclude the receiver from the send figure */
         }
-        meter_add(&ms, tio_instructions() - t0);
+        meter_add(&ms, t0, tio_instructions());
         t0 = tio_instructions();
         ec_media_rx_pull(rx, now + 30u, pcm, 320);
         while (ec_media_rx_poll_feedback(rx, now + 30u, scratch, sizeof scratch) > 0) {
         }
-        meter_add(&mr, tio_instructions() - t0 + recv);
+        meter_add(&mr, t0 - recv, tio_instructions()); /* receive time counted too */
     }
     bench_line(tx_name, &ms);
     bench_line(rx_name, &mr);

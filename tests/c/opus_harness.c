@@ -269,19 +269,6 @@ static void run_vectors(void)
 
 /* ---- bench ---- */
 
-typedef struct {
-    uint32_t frames, total, worst, stack;
-} meter;
-
-static void meter_add(meter *m, uint32_t t0, uint32_t t1)
-{
-    uint32_t d = t1 - t0;
-    m->frames++;
-    m->total += d;
-    if (d > m->worst) {
-        m->worst = d;
-    }
-}
 
 static void line_u(const char *kind, const char *name, const char *key, uint32_t v)
 {

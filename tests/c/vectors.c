@@ -463,19 +463,6 @@ static void bench_line(const char *name, uint32_t frames, uint32_t total, uint32
     tio_puts(line);
 }
 
-typedef struct {
-    uint32_t frames, total, worst;
-} meter;
-
-static void meter_add(meter *m, uint32_t t0, uint32_t t1)
-{
-    uint32_t d = t1 - t0;
-    m->frames++;
-    m->total += d;
-    if (d > m->worst) {
-        m->worst = d;
-    }
-}
 
 #define BENCH_FRAMES 50
 
@@ -498,7 +485,7 @@ static void run_bench(void)
         return;
     }
     for (i = 0; i < 12; i++) {
-        m[i].frames = m[i].total = m[i].worst = 0;
+        m[i].frames = m[i].total = m[i].worst = m[i].stack = 0;
     }
     ec_g722_enc_init(&ge, sizeof ge, 64000);
     ec_g722_dec_init(&gd, sizeof gd, 64000);
