@@ -29,7 +29,10 @@ AVAILABILITY = {"clean": 0.999, "wifi-busy": 0.99}
 # broken audio fails. The report puts the netstack's figure for the same codec and impairment
 # beside it.
 PESQ_FLOOR = {"clean": 3.5, "wifi-busy": 1.3, "cellular-edge": 1.1, "lossy-30": 1.05}
-PESQ_FLOOR_CODEC = {"opus": {"clean": 2.6}}
+PESQ_FLOOR_CODEC = {"opus": {"clean": 2.6, "wifi-busy": 1.2, "cellular-edge": 1.0, "lossy-30": 1.0}}
+# PESQ near 1 tells little apart; intelligibility does: what each profile reaches is 0.75-1.0,
+# silence or noise scores near 0.
+STOI_FLOOR = 0.6
 NETREF_CODEC = {"g722": "g722", "opus": "opus24", "pcmu": "g711"}  # bench resilience's names
 HEAP_TOLERANCE = 2048
 HEAP_MIN_CYCLES = 20
@@ -227,6 +230,7 @@ def scored_call(ctx: Context, profile: str) -> dict[str, Any]:
            "first_audio_ms": r.first_audio_ms}
     floor = PESQ_FLOOR_CODEC.get(codec, {}).get(profile, PESQ_FLOOR.get(profile, 1.0))
     check(pesq >= floor, f"PESQ-WB {pesq:.2f} under {profile} is below {floor}")
+    check(stoi >= STOI_FLOOR, f"STOI {stoi:.2f} under {profile} is below {STOI_FLOOR}: speech is not getting through")
     return out
 
 
