@@ -78,7 +78,7 @@ BENCHES = {
     "provision": "devices per minute for one station on virtual devkits; ledger commit latency SQLite/PostgreSQL",
     "flash": "SMP upload throughput as a fraction of the line rate, full flash cycle time; --powercuts N",
     "resilience": "speech quality (PESQ, STOI) against loss: zero-fill, PLC, full stack; writes a PNG plot",
-    "hil": "virtual devkits in simultaneous calls while media stays real-time (< 1 % late); CPU per device",
+    "hil": "virtual devkits in simultaneous calls while media stays real time (< 1 % late or concealed, no mic overruns); CPU per device",
 }
 
 
