@@ -4,6 +4,7 @@ and everything stopped and restored afterwards."""
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,3 +26,17 @@ def devkits(root: Path, ids: list[str], firmware: bool = True) -> Iterator[Path]
             os.environ.pop("EDGECALL_SIM_DIR", None)
         else:
             os.environ["EDGECALL_SIM_DIR"] = old
+
+
+# Packet files exchanged with a devkit: each packet as a little-endian 16-bit length, then its bytes.
+def frame_file(packets: list[bytes]) -> bytes:
+    return b"".join(struct.pack("<H", len(p)) + p for p in packets)
+
+
+def unframe(data: bytes) -> list[bytes]:
+    out, i = [], 0
+    while i < len(data):
+        (n,) = struct.unpack_from("<H", data, i)
+        out.append(data[i + 2:i + 2 + n])
+        i += 2 + n
+    return out

@@ -26,6 +26,7 @@ from host_tools.paths import ROOT
 from host_tools.sim import manager
 from native_codec._nc import ffi
 from native_codec.media import MediaReceiver, MediaSender
+from tests.devkits import unframe
 from tests.test_vdk_hal import Device, hal_files
 
 DEVICE = "media"
@@ -188,15 +189,6 @@ def replay(name, txkw, rxkw, end_ms):
     tx.close()
     rx.close()
 """
-
-
-def unframe(data: bytes) -> list[bytes]:
-    out, i = [], 0
-    while i < len(data):
-        (n,) = struct.unpack_from("<H", data, i)
-        out.append(data[i + 2:i + 2 + n])
-        i += 2 + n
-    return out
 
 
 @pytest.fixture(scope="module")

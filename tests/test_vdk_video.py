@@ -22,6 +22,7 @@ import native_codec as nc
 from host_tools.native.wasm import build_library
 from host_tools.sim import camera, manager
 from host_tools.sim.camera import pattern_frame, rgb565_to_rgb888
+from tests.devkits import frame_file, unframe
 from tests.test_vdk_hal import Device, hal_files
 
 DEVICE = "video"
@@ -64,19 +65,6 @@ def receive(name, max_frame_bytes=65536):
     rx.close()
     print(json.dumps([out, st]))
 """
-
-
-def frame_file(packets: list[bytes]) -> bytes:
-    return b"".join(struct.pack("<H", len(p)) + p for p in packets)
-
-
-def unframe(data: bytes) -> list[bytes]:
-    out, i = [], 0
-    while i < len(data):
-        (n,) = struct.unpack_from("<H", data, i)
-        out.append(data[i + 2:i + 2 + n])
-        i += 2 + n
-    return out
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
