@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from host_tools.bench import emit, table
 from host_tools.bench import cortexm as cm
 from host_tools.paths import BUILD, NATIVE_INCLUDE, NATIVE_SRC, TESTDATA
 
@@ -243,21 +244,15 @@ def run(json_out: bool, quick: bool) -> int:
         "opus_m4": opus_m4(),
         "targets": _targets(host, instr, size),
     }
-    if json_out:
-        print(json.dumps(result, indent=2))
-    else:
-        _print_human(result)
+    emit(result, json_out, _print_human)
     return 0
 
 
 def _print_human(r: dict[str, Any]) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     con = Console()
-    t = Table(title="Host throughput (median, Msamples/s)")
-    for c in ("codec", "ours", "peer", "peer Ms/s", "ratio"):
-        t.add_column(c)
+    t = table("Host throughput (median, Msamples/s)", ("codec", "ours", "peer", "peer Ms/s", "ratio"))
     for row in r["host_throughput"]:
         t.add_row(row["codec"], f"{row['ours_msamples_per_s']}", row["peer"], f"{row['peer_msamples_per_s']}", f"{row['ratio']}×")
     con.print(t)

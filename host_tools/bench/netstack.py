@@ -15,7 +15,6 @@ The fuzz helpers (build_fuzzer, write_seeds, run_fuzzer) are shared with tests/t
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import struct
@@ -26,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from host_tools.bench import emit, table
 from host_tools.bench import cortexm as cm
 from host_tools.paths import BUILD, NATIVE_INCLUDE, NATIVE_SRC, ROOT
 
@@ -257,25 +257,19 @@ def run(json_out: bool, fuzz: bool = False, fuzz_runs: int = BENCH_FUZZ_RUNS) ->
     }
     if fuzz:
         result["fuzz"] = fuzz_all(fuzz_runs)
-    if json_out:
-        print(json.dumps(result, indent=2))
-    else:
-        _print_human(result)
+    emit(result, json_out, _print_human)
     return 1 if any(f["crashes"] for f in result.get("fuzz", [])) else 0
 
 
 def _print_human(r: dict[str, Any]) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     con = Console()
     con.print(cm.instructions_table(r["cortex_m_instructions_per_20ms"], "Instructions per 20 ms frame (QEMU, -icount shift=0)"))
     con.print(cm.footprint_table(r["footprint_os"]))
     con.print("state bytes: " + ", ".join(f"{k} {v}" for k, v in r["state_bytes"].items()))
     if "fuzz" in r:
-        t = Table(title="libFuzzer (ASan + UBSan)")
-        for c in ("fuzzer", "executions", "exec/s", "edges", "crashes"):
-            t.add_column(c)
+        t = table("libFuzzer (ASan + UBSan)", ("fuzzer", "executions", "exec/s", "edges", "crashes"))
         for f in r["fuzz"]:
             t.add_row(f["fuzzer"], str(f["executions"]), str(f["exec_per_s"]), str(f.get("coverage_edges", "-")),
                       str(f["crashes"]))

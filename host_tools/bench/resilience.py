@@ -65,7 +65,6 @@ Caveat: STOI keeps every frame within 40 dB of the loudest, so the background no
 from __future__ import annotations
 
 import heapq
-import json
 import math
 import os
 import sys
@@ -79,6 +78,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from host_tools.bench import emit
 from host_tools.channel.impair import Impairment, Link
 from host_tools.paths import BUILD, TESTDATA
 
@@ -786,10 +786,7 @@ def run(json_out: bool, quick: bool = False) -> int:
         return 2
     cfg = replace(QUICK if quick else Config(), workers=max(1, min(2, os.cpu_count() or 1)))
     result = benchmark(cfg, QUICK_PLOT_PATH if quick else PLOT_PATH)
-    if json_out:
-        print(json.dumps(result, indent=2))
-    else:
-        _print_human(result)
+    emit(result, json_out, _print_human)
     return 0
 
 

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 import statistics
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from host_tools.bench import emit, table
 from host_tools.bench import cortexm as cm
 
 MODULES = ("jpeg", "rtpjpeg", "rtph264")
@@ -138,10 +138,7 @@ def run(json_out: bool, quick: bool = False) -> int:
         "targets": [{"name": "m4_qvga_rgb565_420_instructions", "value": m4,
                      "target": TARGETS["m4_qvga_instructions"], "met": 0 < m4 <= TARGETS["m4_qvga_instructions"]}],
     }
-    if json_out:
-        print(json.dumps(result, indent=2))
-    else:
-        _print_human(result)
+    emit(result, json_out, _print_human)
     return 0
 
 
@@ -150,9 +147,7 @@ def _print_human(r: dict[str, Any]) -> None:
     from rich.table import Table
 
     con = Console()
-    t = Table(title="Cortex-M4: one QVGA frame (QEMU mps2-an386, -icount shift=0)")
-    for c in ("case", "instructions", "bytes"):
-        t.add_column(c)
+    t = table("Cortex-M4: one QVGA frame (QEMU mps2-an386, -icount shift=0)", ("case", "instructions", "bytes"))
     for name, v in r["m4_qvga_frame"].items():
         t.add_row(name, f"{v['instructions']:,}", str(v["bytes"]))
     con.print(t)
@@ -163,9 +158,7 @@ def _print_human(r: dict[str, Any]) -> None:
         t.add_row(k, str(v))
     con.print(t)
     con.print(cm.footprint_table(r["footprint_os"]))
-    t = Table(title="Host JPEG encode (median), quality 75, 4:2:0")
-    for c in ("image", "ours ms", "bytes", "Pillow ms", "bytes", "Pillow time / ours"):
-        t.add_column(c)
+    t = table("Host JPEG encode (median), quality 75, 4:2:0", ("image", "ours ms", "bytes", "Pillow ms", "bytes", "Pillow time / ours"))
     for row in r["host_encode"]:
         t.add_row(row["image"], str(row["ours_ms"]), str(row["ours_bytes"]), str(row["pillow_ms"]),
                   str(row["pillow_bytes"]), f"{row['speed_vs_pillow']}×")

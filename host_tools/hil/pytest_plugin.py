@@ -152,6 +152,6 @@ def dut(_edgecall_session: _Session, channel_server: Any) -> Any:
 @pytest.fixture
 def dut_pair(_edgecall_session: _Session, channel_server: Any) -> tuple[Any, Any]:
     if len(_edgecall_session.duts) < 2:
-        pytest.skip("dut_pair needs two devices (give --port twice for boards)")
+        pytest.skip("dut_pair needs a second board: only one --port was given")
     a, b = _ready(_edgecall_session.duts[:2])
     return a, b

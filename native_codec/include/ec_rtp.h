@@ -48,6 +48,11 @@ typedef struct {
  * the packet, or a padding count of 0. On error *h is unspecified. */
 int ec_rtp_parse(const uint8_t *pkt, size_t len, ec_rtp_header *h);
 
+/* For the _init functions of the RTP payload (de)packetizers: checks the caller's state buffer
+ * and clears the first `need` bytes. EC_ERR_ARG (NULL), EC_ERR_SHORT_BUFFER (st_size < need)
+ * or EC_OK. */
+int ec_rtp_state_clear(void *st, size_t st_size, size_t need);
+
 /* Writes the header fields of h (V=2, P=0, X=0, h->cc CSRCs from h->csrc, M, PT, seq, ts,
  * SSRC) followed by plen payload bytes. Returns the packet length, EC_ERR_ARG (pt > 127,
  * cc > 15, NULL) or EC_ERR_SHORT_BUFFER. payload may be NULL when plen is 0. */

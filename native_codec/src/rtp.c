@@ -2,6 +2,21 @@
  * padding as in §5.1 "P"). Bounds are checked before every read. */
 #include "ec_rtp.h"
 
+int ec_rtp_state_clear(void *st, size_t st_size, size_t need)
+{
+    size_t i;
+    if (st == NULL) {
+        return EC_ERR_ARG;
+    }
+    if (st_size < need) {
+        return EC_ERR_SHORT_BUFFER;
+    }
+    for (i = 0; i < need; i++) {
+        ((uint8_t *)st)[i] = 0;
+    }
+    return EC_OK;
+}
+
 int ec_rtp_parse(const uint8_t *pkt, size_t len, ec_rtp_header *h)
 {
     size_t off, end, i;

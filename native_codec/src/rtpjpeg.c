@@ -280,15 +280,13 @@ size_t ec_rtpjpeg_pack_state_size(void)
 
 int ec_rtpjpeg_pack_init(ec_rtpjpeg_pack *st, size_t st_size, uint32_t ssrc, int pt, int mtu, uint16_t seq)
 {
-    size_t i;
-    if (st == NULL || pt < 0 || pt > 127 || mtu < EC_RTPJPEG_MIN_MTU || mtu > 65535) {
+    int rc;
+    if (pt < 0 || pt > 127 || mtu < EC_RTPJPEG_MIN_MTU || mtu > 65535) {
         return EC_ERR_ARG;
     }
-    if (st_size < sizeof(ec_rtpjpeg_pack)) {
-        return EC_ERR_SHORT_BUFFER;
-    }
-    for (i = 0; i < sizeof(ec_rtpjpeg_pack); i++) {
-        ((uint8_t *)st)[i] = 0;
+    rc = ec_rtp_state_clear(st, st_size, sizeof(ec_rtpjpeg_pack));
+    if (rc != EC_OK) {
+        return rc;
     }
     st->ssrc = ssrc;
     st->pt = (uint8_t)pt;
@@ -510,15 +508,9 @@ size_t ec_rtpjpeg_depack_state_size(void)
 
 int ec_rtpjpeg_depack_init(ec_rtpjpeg_depack *st, size_t st_size)
 {
-    size_t i;
-    if (st == NULL) {
-        return EC_ERR_ARG;
-    }
-    if (st_size < sizeof(ec_rtpjpeg_depack)) {
-        return EC_ERR_SHORT_BUFFER;
-    }
-    for (i = 0; i < sizeof(ec_rtpjpeg_depack); i++) {
-        ((uint8_t *)st)[i] = 0;
+    int rc = ec_rtp_state_clear(st, st_size, sizeof(ec_rtpjpeg_depack));
+    if (rc != EC_OK) {
+        return rc;
     }
     st->magic = DEPACK_MAGIC;
     return EC_OK;
