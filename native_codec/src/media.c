@@ -75,18 +75,23 @@ static void put_rtp(uint8_t *out, unsigned pt, unsigned marker, uint16_t seq, ui
     ec_wr32(out + 8, ssrc);
 }
 
-/* CNAME "ec-" + the SSRC in hex */
-static int put_sdes(uint32_t ssrc, uint8_t *out, size_t cap)
+/* Appends SDES (CNAME "ec-" + the SSRC in hex) to the `len` bytes of RTCP already in out; the
+ * compound's length, or the error (also a negative len, passed on). */
+static int append_sdes(uint32_t ssrc, int len, uint8_t *out, size_t cap)
 {
     uint8_t cname[11];
-    int i;
+    int i, n;
+    if (len < 0) {
+        return len;
+    }
     cname[0] = 'e';
     cname[1] = 'c';
     cname[2] = '-';
     for (i = 0; i < 8; i++) {
         cname[3 + i] = (uint8_t)"0123456789abcdef"[(ssrc >> (28 - 4 * i)) & 0xfu];
     }
-    return ec_rtcp_write_sdes_cname(ssrc, cname, sizeof cname, out, cap);
+    n = ec_rtcp_write_sdes_cname(ssrc, cname, sizeof cname, out + len, cap - (size_t)len);
+    return n < 0 ? n : len + n;
 }
 
 /* ======================================================================================== */
@@ -593,21 +598,16 @@ static int send_media(ec_media_tx *st, tx_entry *e, uint8_t *out, size_t cap)
 static int send_sr(ec_media_tx *st, uint32_t now_ms, uint8_t *out, size_t cap)
 {
     ec_rtcp_sender_info si;
-    int a, b;
+    int n;
     ec_rtcp_ntp_from_ms(now_ms, &si.ntp_sec, &si.ntp_frac);
     si.rtp_ts = st->ts;
     si.packets = st->st.packets;
     si.octets = st->st.octets;
-    a = ec_rtcp_write_sr(st->ssrc, &si, NULL, 0, out, cap);
-    if (a < 0) {
-        return a;
+    n = append_sdes(st->ssrc, ec_rtcp_write_sr(st->ssrc, &si, NULL, 0, out, cap), out, cap);
+    if (n >= 0) {
+        st->st.sr_sent++;
     }
-    b = put_sdes(st->ssrc, out + a, cap - (size_t)a);
-    if (b < 0) {
-        return b;
-    }
-    st->st.sr_sent++;
-    return a + b;
+    return n;
 }
 
 int ec_media_tx_poll(ec_media_tx *st, uint32_t now_ms, uint8_t *out, size_t cap)
@@ -1797,23 +1797,18 @@ int ec_media_rx_pull(ec_media_rx *st, uint32_t now_ms, int16_t *out, size_t cap)
 static int put_rr(ec_media_rx *st, uint32_t now_ms, uint8_t *out, size_t cap)
 {
     ec_rtcp_block b;
-    int a, c;
+    int n;
     ec_rtp_source_report(&st->src, &b);
     if (st->have_sr) {
         b.lsr = st->lsr;
         b.dlsr = (uint32_t)(((uint64_t)(now_ms - st->lsr_ms) << 16) / 1000u);
     }
     st->st.fraction_lost = b.fraction_lost;
-    a = ec_rtcp_write_rr(st->ssrc, &b, 1, out, cap);
-    if (a < 0) {
-        return a;
+    n = append_sdes(st->ssrc, ec_rtcp_write_rr(st->ssrc, &b, 1, out, cap), out, cap);
+    if (n >= 0) {
+        st->st.rr_sent++;
     }
-    c = put_sdes(st->ssrc, out + a, cap - (size_t)a);
-    if (c < 0) {
-        return c;
-    }
-    st->st.rr_sent++;
-    return a + c;
+    return n;
 }
 
 int ec_media_rx_poll_feedback(ec_media_rx *st, uint32_t now_ms, uint8_t *out, size_t cap)
