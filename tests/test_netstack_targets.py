@@ -10,22 +10,16 @@ import re
 
 import pytest
 
-from host_tools.native import cortexm, host, wasm
+from tests import targets
+from tests.targets import CPU, TARGETS
 
-TARGETS = [*cortexm.MACHINES, "wasm32"]
-CPU = {**{env: cpu for env, (_m, cpu) in cortexm.MACHINES.items()}, "wasm32": "wasm32"}
 SCENARIOS = ["pcmu-clean-fixed", "pcma-loss10-jitter40", "g722-ge-red", "dvi4-fec4-jitter", "g722-nack",
              "g722-adapt", "pcmu-dup-reorder-wrap", "pcma-tsjump-ssrc", "malformed"]
 LINE = re.compile(r"^(\S+) ((?:\w+=-?\w+ ?)+)$")
 
 
 def run_on(target: str, cmdline: str) -> tuple[int, str]:
-    if target == "host":
-        return host.run_harness(host.build_harness("netstack"), cmdline)
-    if target == "wasm32":
-        return wasm.run_harness(wasm.build_harness("netstack"), cmdline, timeout=300)
-    elf = cortexm.build(target, "netstack")
-    return cortexm.run(elf, cortexm.MACHINES[target][0], cmdline, timeout=300)
+    return targets.run_on(target, "netstack", cmdline)
 
 
 @pytest.fixture(scope="module")

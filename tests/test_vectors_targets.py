@@ -6,18 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from host_tools.native import cortexm, host, wasm
+from host_tools.native import host
+from tests import targets
+from tests.targets import CPU, TARGETS
 from tests.vector_digests import expected, result_lines
 
-TARGETS = [*cortexm.MACHINES, "wasm32"]
-CPU = {**{env: cpu for env, (_m, cpu) in cortexm.MACHINES.items()}, "wasm32": "wasm32"}
 
 
 def run_on(target: str, cmdline: str) -> tuple[int, str]:
-    if target == "wasm32":
-        return wasm.run_harness(wasm.build_harness("vectors"), cmdline, timeout=300)
-    elf = cortexm.build(target, "vectors")
-    return cortexm.run(elf, cortexm.MACHINES[target][0], cmdline, timeout=300)
+    return targets.run_on(target, "vectors", cmdline)
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -8,20 +8,14 @@ import re
 
 import pytest
 
-from host_tools.native import cortexm, host, wasm
+from tests import targets
+from tests.targets import CPU, TARGETS
 
-TARGETS = [*cortexm.MACHINES, "wasm32"]
-CPU = {**{env: cpu for env, (_m, cpu) in cortexm.MACHINES.items()}, "wasm32": "wasm32"}
 QVGA_M4_BUDGET = 15_000_000  # instructions per QVGA 4:2:0 frame on the Cortex-M4
 
 
 def run_on(target: str, cmdline: str) -> tuple[int, str]:
-    if target == "host":
-        return host.run_harness(host.build_harness("video"), cmdline)
-    if target == "wasm32":
-        return wasm.run_harness(wasm.build_harness("video"), cmdline, timeout=300)
-    elf = cortexm.build(target, "video")
-    return cortexm.run(elf, cortexm.MACHINES[target][0], cmdline, timeout=300)
+    return targets.run_on(target, "video", cmdline)
 
 
 def lines(out: str) -> list[str]:
