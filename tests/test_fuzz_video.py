@@ -29,7 +29,7 @@ def _clang() -> str:
 def _build(name: str) -> Path:
     exe = BUILD / "fuzz" / name
     srcs = [FUZZ_DIR / f"{name}.c", *(NATIVE_SRC / s for s in SOURCES)]
-    inputs = [*srcs, *NATIVE_INCLUDE.glob("ec_*.h")]
+    inputs = [*srcs, *NATIVE_INCLUDE.glob("ec_*.h"), *FUZZ_DIR.glob("*.h")]
     if exe.exists() and exe.stat().st_mtime >= max(p.stat().st_mtime for p in inputs):
         return exe
     exe.parent.mkdir(parents=True, exist_ok=True)

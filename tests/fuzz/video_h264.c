@@ -10,20 +10,11 @@
 #include <string.h>
 
 #include "ec_rtph264.h"
+#include "fuzz_util.h"
 
 #define CAP 8192
-#define CANARY 32
 
 static uint8_t g_buf[CANARY + CAP + CANARY];
-
-static void check_canaries(void)
-{
-    for (int i = 0; i < CANARY; i++) {
-        if (g_buf[i] != 0x5a || g_buf[CANARY + CAP + i] != 0x5a) {
-            abort();
-        }
-    }
-}
 
 /* The NAL units of an Annex B buffer with 4-byte start codes (the depacketizer's output form). */
 static size_t normalize(const uint8_t *in, size_t n, uint8_t *out)
@@ -61,25 +52,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ec_rtph264_depack dp;
     ec_rtph264_pack pk;
-    size_t i = 0;
-    memset(g_buf, 0x5a, sizeof g_buf);
+    size_t i = 0, plen;
+    const uint8_t *p;
+    canaries_set(g_buf, CAP);
     ec_rtph264_depack_init(&dp, sizeof dp);
-    while (i + 2 <= size) {
-        size_t n = (size_t)data[i] << 8 | data[i + 1];
-        int r;
-        i += 2;
-        if (n > size - i) {
-            n = size - i;
-        }
-        r = ec_rtph264_depack_push(&dp, data + i, n, g_buf + CANARY, CAP);
-        check_canaries();
+    while (next_packet(data, size, &i, &p, &plen)) {
+        int r = ec_rtph264_depack_push(&dp, p, plen, g_buf + CANARY, CAP);
+        canaries_check(g_buf, CAP);
         if (r > 0 && (r > CAP || r < 5 || memcmp(g_buf + CANARY, "\0\0\0\1", 4) != 0)) {
             abort();
         }
         if (r < 0 && r != EC_ERR_MALFORMED) {
             abort();
         }
-        i += n;
     }
     if (size > 0 && size < CAP / 2) {
         ec_rtph264_pack_init(&pk, sizeof pk, 7, 96, EC_RTPH264_MIN_MTU + (int)(size % 300), 65530);
@@ -97,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     break;
                 }
                 r = ec_rtph264_depack_push(&dp, pkt, (size_t)n, g_buf + CANARY, CAP);
-                check_canaries();
+                canaries_check(g_buf, CAP);
                 if (r < 0) {
                     abort();
                 }

@@ -9,36 +9,22 @@
 #include <string.h>
 
 #include "ec_rtpjpeg.h"
+#include "fuzz_util.h"
 
 #define CAP 6000
-#define CANARY 32
-
-static void check_canaries(const uint8_t *buf)
-{
-    for (int i = 0; i < CANARY; i++) {
-        if (buf[i] != 0x5a || buf[CANARY + CAP + i] != 0x5a) {
-            abort();
-        }
-    }
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static uint8_t buf[CANARY + CAP + CANARY];
     ec_rtpjpeg_depack dp;
     ec_rtpjpeg_frame fr;
-    size_t i = 0, off, len;
-    memset(buf, 0x5a, sizeof buf);
+    size_t i = 0, plen, off, len;
+    const uint8_t *p;
+    canaries_set(buf, CAP);
     ec_rtpjpeg_depack_init(&dp, sizeof dp);
-    while (i + 2 <= size) {
-        size_t n = (size_t)data[i] << 8 | data[i + 1];
-        int r;
-        i += 2;
-        if (n > size - i) {
-            n = size - i;
-        }
-        r = ec_rtpjpeg_depack_push(&dp, data + i, n, buf + CANARY, CAP);
-        check_canaries(buf);
+    while (next_packet(data, size, &i, &p, &plen)) {
+        int r = ec_rtpjpeg_depack_push(&dp, p, plen, buf + CANARY, CAP);
+        canaries_check(buf, CAP);
         if (r > 0) {
             const uint8_t *f = buf + CANARY;
             if (r > CAP || f[0] != 0xff || f[1] != 0xd8 || f[r - 2] != 0xff || f[r - 1] != 0xd9) {
@@ -47,7 +33,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (r != 0 && r != EC_ERR_MALFORMED && r != EC_ERR_UNSUPPORTED) {
             abort();
         }
-        i += n;
     }
     if (ec_rtpjpeg_parse_jfif(data, size, &fr, &off, &len) == EC_OK) {
         ec_rtpjpeg_pack pk;
@@ -80,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             }
             r = ec_rtpjpeg_depack_push(&dp, pkt, (size_t)n, buf + CANARY, CAP);
-            check_canaries(buf);
+            canaries_check(buf, CAP);
             if (r > 0) {
                 /* the rebuilt frame ends with the same scan, then EOI */
                 if ((size_t)r < len + 2 || memcmp(buf + CANARY + r - 2 - len, data + off, len) != 0) {
