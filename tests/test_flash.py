@@ -142,6 +142,10 @@ def test_flash_reset_new_version(device: Dev, images: dict[str, Path]) -> None:
     assert (result.version_before, result.version_after, result.confirmed) == ("1.0.0", "1.1.0", True)
     reset("fl0")  # confirmed: it stays after another reset
     assert app_info("fl0")["version"] == "1.1.0"
+    again = flasher("fl0").run(images["1.1.0"])  # the same image, confirmed: nothing to flash
+    assert (again.version_before, again.version_after, again.uploaded, again.entered_bootloader) == \
+        ("1.1.0", "1.1.0", 0, False)
+    assert "nothing to flash" in again.events[-1]
 
 
 def test_rejected_images_keep_old(device: Dev, images: dict[str, Path], tmp_path: Path) -> None:

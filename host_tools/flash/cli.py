@@ -55,6 +55,8 @@ def cmd_flash(args: argparse.Namespace) -> int:
         return e.exit_code
     if args.json:
         print(json.dumps({"ok": True, **result.as_dict()}))
+    elif result.events and "nothing to flash" in result.events[-1]:
+        Console().print(f"{result.port}: already runs {result.version_after}, confirmed: nothing to flash")
     else:
         extra = f" (resumed at {result.resumed_from})" if result.resumed_from else ""
         Console().print(f"{result.port}: {result.version_before or '?'} -> {result.version_after}{extra}, "

@@ -224,10 +224,35 @@ class Flasher:
         result.seconds = time.monotonic() - t0
         return result
 
+    def running(self, image_hash: bytes) -> str | None:
+        """The version the application runs if it is this very image, active and confirmed; None
+        otherwise (another image, a bootloader, or nothing answering)."""
+        try:
+            with open_port(self.port, self.baud, ignore_pids=self.allowed) as t:
+                images = DeviceConsole(t, timeout=min(self.timeout, 2.0)).smp.read(1, 0).get("images", [])
+        except (TransportError, TimeoutError, RuntimeError):
+            return None
+        for i in images:
+            if i.get("hash") == image_hash and i.get("active") and i.get("confirmed"):
+                return str(i.get("version"))
+        return None
+
     def run(self, path: Path, mode: str = "default", force: bool = False,
             progress: Progress | None = None) -> FlashResult:
         """mode: "default" (test boot, then the host confirms), "test" (test boot; the image's own
-        health check confirms it), "confirm" (permanent at once)."""
+        health check confirms it), "confirm" (permanent at once). A device that already runs the
+        image, confirmed, is left as it is (the result says so in `events`)."""
+        data = path.read_bytes()
+        try:
+            img = mcuboot.parse(data)
+        except mcuboot.InvalidImage as e:
+            raise ImageRejected(f"{path}: not a valid MCUboot image ({e})") from None
+        version = self.running(img.hash)
+        if version is not None:
+            result = FlashResult(self.port, str(img.version), img.hash.hex(), len(data), mode,
+                                 version_before=version, version_after=version, confirmed=True)
+            result.events.append("the device already runs this image, confirmed: nothing to flash")
+            return result
         return asyncio.run(self._run(path, mode, force, progress))
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from host_tools.device.console import DeviceConsole
-from host_tools.device.resolve import resolve
+from host_tools.device.resolve import Target, resolve
 from host_tools.transport import TransportError, open_port
 from host_tools.transport.serial import SerialTransport
 
@@ -34,14 +34,18 @@ class Dut:
     _console: DeviceConsole | None = None
 
     # ---- the console ----
-    def _open(self) -> DeviceConsole:
+    def target(self) -> Target:
+        """The port to open now and the processes allowed to hold it: a devkit's pty changes each
+        time it starts, and its supervisor holds it (also when a devkit's pty is given as --port)."""
         if self.kind == "virtual":
-            target = resolve(None, self.id, self.sim_dir.parent if self.sim_dir else None)  # its pty changes per start
-            self.port = target.port
-            holders = target.allowed_holders
-        else:  # a board; or a devkit's pty given as --port (its supervisor may hold it)
-            holders = resolve(self.port, None).allowed_holders
-        t = open_port(self.port, self.baud, ignore_pids=holders)
+            t = resolve(None, self.id, self.sim_dir.parent if self.sim_dir else None)
+            self.port = t.port
+            return t
+        return resolve(self.port, None)
+
+    def _open(self) -> DeviceConsole:
+        target = self.target()
+        t = open_port(target.port, self.baud, ignore_pids=target.allowed_holders)
         t.record()
         self._transport = t
         self._console = DeviceConsole(t, timeout=self.timeout)

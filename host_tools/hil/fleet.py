@@ -84,37 +84,16 @@ def enter_bootloader(dut: Dut) -> None:
 
 def flash_all(duts: list[Dut], img: Path, log: Callable[[str], None], fresh: bool = False) -> dict[str, float]:
     """Flashes every device in parallel (SMP upload, test boot, confirm); seconds per device."""
-    from host_tools.firmware import mcuboot
-
-    want = mcuboot.parse(img.read_bytes()).hash
-
-    def running(d: Dut) -> bool:
-        """The device already runs this very image, confirmed (a board flashed by an earlier run)."""
-        try:
-            images = d.console.smp.read(1, 0, timeout=2.0).get("images", [])
-        except (OSError, RuntimeError, TimeoutError):
-            return False
-        return any(i.get("hash") == want and i.get("active") and i.get("confirmed") for i in images)
-
     def one(d: Dut) -> float:
-        if not fresh and running(d):
-            log(f"{d.id}: already runs this image")
-            d.close()
-            return 0.0
         d.close()
         if d.kind == "virtual" and fresh:
             enter_bootloader(d)
-        if d.kind == "virtual":
-            from host_tools.device.resolve import resolve
-
-            t = resolve(None, d.id, d.sim_dir.parent if d.sim_dir else None)
-            flasher = Flasher(t.port, t.allowed_holders, baud=d.baud, boot_timeout=60)
+        t = d.target()
+        r = Flasher(t.port, t.allowed_holders, baud=d.baud, boot_timeout=60).run(img)
+        if r.events and not r.uploaded:
+            log(f"{d.id}: {r.events[-1]}")
         else:
-            from host_tools.device.resolve import resolve
-
-            flasher = Flasher(d.port, resolve(d.port, None).allowed_holders, baud=d.baud, boot_timeout=60)
-        r = flasher.run(img)
-        log(f"{d.id}: flashed {r.version_after} in {r.seconds:.1f} s ({r.throughput / 1024:.1f} KiB/s)")
+            log(f"{d.id}: flashed {r.version_after} in {r.seconds:.1f} s ({r.throughput / 1024:.1f} KiB/s)")
         return r.seconds
 
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(duts)))) as pool:
