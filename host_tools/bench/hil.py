@@ -30,8 +30,7 @@ from typing import Any
 
 from host_tools.bench.sim import CLK_TCK, _cpu_ticks, _group_pids
 from host_tools.channel.thread import ServerThread
-from host_tools.firmware import build
-from host_tools.hil import calls, fleet
+from host_tools.hil import fleet
 from host_tools.hil.dut import Dut
 from host_tools.paths import TESTDATA
 from host_tools.sim import manager
@@ -49,14 +48,8 @@ def _step(root: Path, n: int, hold_s: float) -> dict[str, Any]:
     sim = root / f"n{n}"
     duts: list[Dut] = []
     try:
-        infos = manager.start(ids=[f"b{i}" for i in range(n)], root=sim, blank=True, baud=fleet.BAUD,
-                              mic=mic if mic.is_file() else None, install_files=build.files("vdk"))
-        duts = [Dut(i.id, "virtual", i.port or "", fleet.BAUD, sim_dir=sim / i.id) for i in infos]
-        for d in duts:
-            d.wait_ready(30)
-        fleet.provision_all(duts, str(sim / "ledger.sqlite3"), ident)
-        fleet.configure(duts, server.host, server.port)
-        calls.wait_joined(duts, timeout=30)
+        duts = fleet.start_virtual(n, sim, mic, prefix="b", firmware=True)
+        fleet.join_all(duts, str(sim / "ledger.sqlite3"), ident, server.host, server.port)
         pairs = [(duts[i], duts[i + 1]) for i in range(0, n - 1, 2)]
         for a, b in pairs:
             a.call("invite", to=b.uid)
@@ -102,9 +95,7 @@ def _step(root: Path, n: int, hold_s: float) -> dict[str, Any]:
                 "cpu_per_device_pct": round(100.0 * cpu / wall / n, 1),
                 "server_cpu_pct": round(100.0 * server_cpu / wall, 1)}
     finally:
-        for d in duts:
-            d.close()
-        manager.stop_all(sim)
+        fleet.stop(duts, sim)
         server.stop()
 
 

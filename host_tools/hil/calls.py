@@ -27,10 +27,6 @@ class CallResult:
     stats: dict[str, Any] = field(default_factory=dict)  # per device: media statistics at hang-up
 
 
-def joined(st: dict[str, Any]) -> bool:
-    return st.get("state") == "joined"
-
-
 def idle(st: dict[str, Any]) -> bool:
     return st.get("state") == "joined" and st.get("call_state") == "idle"
 

@@ -36,12 +36,15 @@ class Identity:
         return Identity(secrets.token_hex(16), secrets.token_hex(16).encode())
 
 
-def start_virtual(count: int, root: Path, mic: Path | None, heap: int | None = None,
-                  prefix: str = "hil") -> list[Dut]:
-    """Blank devkits (empty flash and slots) in `root`, ready for flashing."""
+def start_virtual(count: int, root: Path, mic: Path | None, prefix: str = "hil",
+                  firmware: bool = False) -> list[Dut]:
+    """Devkits in `root`: blank (empty flash and slots, ready for flashing), or with the firmware
+    of the working tree installed as a factory leaves them (`firmware`)."""
+    from host_tools.firmware import build
+
     ids = [f"{prefix}{i}" for i in range(count)]
-    opts: dict[str, Any] = {"heap": heap} if heap else {}
-    infos = manager.start(ids=ids, root=root, blank=True, baud=BAUD, mic=mic, **opts)
+    infos = manager.start(ids=ids, root=root, blank=True, baud=BAUD, mic=mic if mic and mic.is_file() else None,
+                          install_files=build.files("vdk") if firmware else None)
     return [Dut(i.id, "virtual", i.port or "", BAUD, sim_dir=root / i.id) for i in infos]
 
 
@@ -49,10 +52,12 @@ def boards(ports: Iterable[str], baud: int = 115200) -> list[Dut]:
     return [Dut(f"board{i}", "board", p, baud) for i, p in enumerate(ports)]
 
 
-def stop_virtual(duts: Iterable[Dut], root: Path) -> None:
+def stop(duts: Iterable[Dut], root: Path | None) -> None:
+    """Closes the devices' ports and stops the devkits in root (boards keep running)."""
     for d in duts:
         d.close()
-    manager.stop_all(root)
+    if root is not None:
+        manager.stop_all(root)
 
 
 def power_cut_and_restart(dut: Dut, root: Path, off_s: float = 0.5) -> None:
@@ -125,6 +130,20 @@ def provision_all(duts: list[Dut], ledger_url: str, ident: Identity, ttl: int = 
 def renew(dut: Dut, ledger_url: str, ident: Identity, ttl: int) -> dict[str, Any]:
     """A station renewal of the device's token (same uid) with the given lifetime."""
     return station(dut, ledger_url, ident, ttl, renew=True)
+
+
+def join_all(duts: list[Dut], ledger_url: str, ident: Identity, server_host: str, server_port: int,
+             codec: str | None = None, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Running devices into the channel: tokens from the station, the call settings, then
+    joined and idle. Returns the station's outcomes."""
+    from host_tools.hil import calls
+
+    for d in duts:
+        d.wait_ready(timeout)
+    outcomes = provision_all(duts, ledger_url, ident)
+    configure(duts, server_host, server_port, codec=codec)
+    calls.wait_joined(duts, timeout=timeout)
+    return outcomes
 
 
 def configure(duts: list[Dut], server_host: str, server_port: int, answer: str = "auto",

@@ -57,54 +57,33 @@ class _Session:
 
 def _start(config: pytest.Config, count: int) -> _Session:
     from host_tools.channel.thread import ServerThread
-    from host_tools.firmware import build
-    from host_tools.hil import calls, fleet
-    from host_tools.hil.dut import Dut
+    from host_tools.hil import fleet
     from host_tools.paths import TESTDATA
-    from host_tools.sim import manager
 
     tmp = Path(tempfile.mkdtemp(prefix="edgecall-hil-"))
     ident = fleet.Identity.fresh()
-    server = ServerThread(ident.app_id, ident.app_cert)
+    s = _Session(ServerThread(ident.app_id, ident.app_cert), ident, str(tmp / "ledger.sqlite3"), [], None, tmp)
     ports = config.getoption("--port") or []
-    sim_root: Path | None = None
-    duts: list[Dut] = []
     try:
         if ports:
             if len(ports) < count:
                 raise pytest.UsageError(f"this test needs {count} boards: give --port {count} times")
-            duts = fleet.boards(ports, baud=config.getoption("--edgecall-baud"))
+            s.duts = fleet.boards(ports, baud=config.getoption("--edgecall-baud"))
         else:
-            sim_root = tmp / "sim"
+            s.sim_root = tmp / "sim"
             mic = Path(config.getoption("--edgecall-mic") or TESTDATA / "speech" / "speech_16k.wav")
-            infos = manager.start(ids=[f"dut{i}" for i in range(count)], root=sim_root, blank=True,
-                                  baud=fleet.BAUD, mic=mic if mic.is_file() else None,
-                                  install_files=build.files("vdk"))
-            duts = [Dut(i.id, "virtual", i.port or "", fleet.BAUD, sim_dir=sim_root / i.id) for i in infos]
-        ledger = str(tmp / "ledger.sqlite3")
-        for d in duts:
-            d.wait_ready(30)
-        fleet.provision_all(duts, ledger, ident)
-        fleet.configure(duts, server.host, server.port)
-        calls.wait_joined(duts, timeout=20)
+            s.duts = fleet.start_virtual(count, s.sim_root, mic, prefix="dut", firmware=True)
+        fleet.join_all(s.duts, s.ledger, ident, s.server.host, s.server.port)
     except BaseException:
-        for d in duts:
-            d.close()
-        if sim_root is not None:
-            manager.stop_all(sim_root)
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        _stop(s)
         raise
-    return _Session(server, ident, ledger, duts, sim_root, tmp)
+    return s
 
 
 def _stop(s: _Session) -> None:
-    from host_tools.sim import manager
+    from host_tools.hil import fleet
 
-    for d in s.duts:
-        d.close()
-    if s.sim_root is not None:
-        manager.stop_all(s.sim_root)
+    fleet.stop(s.duts, s.sim_root)
     s.server.stop()
     shutil.rmtree(s.tmp, ignore_errors=True)
 

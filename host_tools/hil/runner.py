@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from host_tools.channel.thread import ServerThread
-from host_tools.hil import calls, fleet, report, scenarios
+from host_tools.hil import fleet, report, scenarios
 from host_tools.hil.cli import OUT
 from host_tools.hil.dut import Dut
 from host_tools.paths import TESTDATA
@@ -99,20 +99,16 @@ class Run:
         self.log(f"built {img.name}")
         fleet.flash_all(self.duts, img, self.log, fresh=not cfg.ports)
         ledger = str(cfg.work / "ledger.sqlite3")
-        for p in fleet.provision_all(self.duts, ledger, ident):
+        for p in fleet.join_all(self.duts, ledger, ident, self.server.host, self.server.port, codec=cfg.opts.codec):
             self.log(f"{p['device']}: {p['action']} as {p['uid']}")
-        fleet.configure(self.duts, self.server.host, self.server.port, codec=cfg.opts.codec)
         for d in self.duts:
             self.versions[d.id] = str(d.info().get("version", ""))
-        calls.wait_joined(self.duts, timeout=20)
         return scenarios.Context(self.duts, self.server, ident, ledger, cfg.mic, self.sim_root, cfg.opts, self.log,
                                  t0=self.t0)
 
     def teardown(self) -> None:
-        for d in self.duts:
-            d.close()
+        fleet.stop(self.duts, self.sim_root)
         if self.sim_root is not None:
-            fleet.manager.stop_all(self.sim_root)
             shutil.rmtree(self.sim_root, ignore_errors=True)  # flash images and recordings: MBs a run
         if self.server is not None:
             self.server.stop()
