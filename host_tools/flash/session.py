@@ -22,6 +22,7 @@ from smpclient.exceptions import SMPUploadError, SMPValidationException
 from smpclient.generics import error, success
 from smpclient.requests.image_management import ImageStatesRead, ImageStatesWrite
 from smpclient.requests.os_management import BootloaderInformationRead, ResetWrite
+import serial
 from smpclient.transport.serial import SMPSerialTransport
 
 from host_tools.device.console import DeviceConsole
@@ -29,6 +30,7 @@ from host_tools.firmware import mcuboot
 from host_tools.flash.requests import ForcedStatesWrite
 from host_tools.flash.errors import FlashError, FlashTimeout, ImageRejected, NotInBootloader, Rollback
 from host_tools.transport import TransportError, open_port
+from host_tools.transport.serial import url_options
 
 logging.getLogger("smpclient").setLevel(logging.CRITICAL)  # its parse failures are expected here
 Progress = Callable[[int, int], None]  # (offset, total)
@@ -69,6 +71,22 @@ def check_port(port: str, allowed: tuple[int, ...]) -> None:
     open_port(port, ignore_pids=allowed).close()
 
 
+class _SMPTransport(SMPSerialTransport):
+    """smpclient's serial transport, also over pyserial URLs (rfc2217://, socket://): a farm's
+    network serial ports flash like local ones."""
+
+    async def connect(self, address: str, timeout_s: float) -> None:
+        if "://" in address:
+            url, extra = url_options(address)
+            conn = serial.serial_for_url(url, do_not_open=True, baudrate=self._conn.baudrate, **extra)
+            conn.timeout = self._conn.timeout
+            if not hasattr(conn, "out_waiting"):  # socket-backed links keep no local output buffer
+                conn.__class__ = type(type(conn).__name__, (type(conn),), {"out_waiting": property(lambda _s: 0)})
+            self._conn = conn  # type: ignore[misc]  # (Final in smpclient: one connection per transport)
+            address = url
+        await super().connect(address, timeout_s)
+
+
 class Flasher:
     def __init__(self, port: str, allowed_holders: tuple[int, ...] = (), baud: int = 115200,
                  timeout: float = 5.0, boot_timeout: float = 40.0) -> None:
@@ -80,7 +98,8 @@ class Flasher:
 
     # ---- smpclient sessions
     def _client(self) -> SMPClient:
-        return SMPClient(SMPSerialTransport(baudrate=self.baud, exclusive=True), self.port, timeout_s=self.timeout)
+        exclusive = None if "://" in self.port else True
+        return SMPClient(_SMPTransport(baudrate=self.baud, exclusive=exclusive), self.port, timeout_s=self.timeout)
 
     async def _connect(self) -> SMPClient:
         check_port(self.port, self.allowed)

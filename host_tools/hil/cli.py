@@ -41,7 +41,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SystemExit(128 + signum)  # unwinds through the run's tear-down: devkits stopped
 
     signal.signal(signal.SIGTERM, terminated)
-    result = runner.run(cfg)
+    if args.farm:
+        from host_tools.hil import farm
+
+        if args.port:
+            print("edgecall hil run: --farm takes its devices from labgrid places; drop --port", file=sys.stderr)
+            return EXIT_USAGE
+        fc = farm.FarmConfig(coordinator=args.farm, pool=args.place_tag, places=args.places, prio=args.prio,
+                             wait_s=args.wait)
+        result = farm.run(fc, cfg)
+    else:
+        result = runner.run(cfg)
     print(report.summary_table(result))
     print(f"reports: {cfg.json_out}, {cfg.junit_out}, {cfg.html_out}")
     return EXIT_OK if result["passed"] else EXIT_FAIL
@@ -52,6 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r = hil.add_parser("run", help="the whole job: devices, firmware, tokens, call scenarios, reports")
     r.add_argument("--devices", type=int, default=2, help="virtual devkits to start (default 2)")
     r.add_argument("--port", action="append", metavar="P", help="a real board's serial port (repeat; replaces the devkits)")
+    r.add_argument("--farm", metavar="COORDINATOR",
+                   help="run across a labgrid board farm: places from this coordinator (HOST[:PORT]), in parallel")
+    r.add_argument("--place-tag", default="edgecall", metavar="POOL",
+                   help="with --farm: reserve places tagged pool=POOL and health=ok (default edgecall)")
+    r.add_argument("--places", type=int, default=0, help="with --farm: use at most this many places (default: all healthy)")
+    r.add_argument("--prio", type=float, default=0.0, help="with --farm: reservation priority (default 0)")
+    r.add_argument("--wait", type=float, default=600.0,
+                   help="with --farm: seconds to wait for places held by other runs (default 600)")
     r.add_argument("--scenario", action="append", metavar="NAME", help="run only these (glob, repeat), e.g. 'call-*'")
     r.add_argument("--impair", metavar="PROFILE", help="run the call scenarios under this profile (name or JSON) only")
     r.add_argument("--codec", choices=["opus", "g722", "pcmu", "pcma"],

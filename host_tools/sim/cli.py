@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -137,8 +138,18 @@ def cmd_leds(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from host_tools.farm import export
+
+    if args.count < 1:
+        _err("--count must be at least 1")
+        return EXIT_USAGE
+    return export.run(args.count, args.prefix, args.coordinator, args.name or socket.gethostname(), args.hostname,
+                      args.pool, args.baud, args.blank, args.mic, args.base_port, args.bind, args.json)
+
+
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Adds `sim start|list|stop|power-cut|press|leds` to the edgecall command table."""
+    """Adds `sim start|list|stop|power-cut|press|leds|export` to the edgecall command table."""
     sim = subparsers.add_parser("sim", help="virtual devkits (MicroPython on a pty)")
     sub = sim.add_subparsers(dest="sim_cmd", required=True)
 
@@ -180,6 +191,24 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     le.add_argument("device")
     le.add_argument("--json", action="store_true")
     le.set_defaults(func=cmd_leds)
+
+    ex = sub.add_parser("export", help="devkits served as RFC 2217 network serial ports, registered with labgrid "
+                                       "(stays in the foreground)")
+    ex.add_argument("--count", type=int, default=4, help="devkits to start (default 4)")
+    ex.add_argument("--prefix", default="vdk", help="device ids PREFIX0, PREFIX1, ... (default vdk)")
+    ex.add_argument("--coordinator", metavar="HOST[:PORT]",
+                    help="labgrid coordinator to register with (default port 20408); without it ser2net serves the "
+                         "devices on --base-port, --base-port+1, ...")
+    ex.add_argument("--name", help="the exporter's name in labgrid (default: this host's name)")
+    ex.add_argument("--hostname", help="the address clients reach this host by (default: its host name)")
+    ex.add_argument("--pool", default="edgecall", help="the places' pool tag (default edgecall)")
+    ex.add_argument("--baud", type=int, default=921600, help="the devkits' line rate (default 921600)")
+    ex.add_argument("--blank", action="store_true", help="start the devkits blank (default: firmware installed)")
+    ex.add_argument("--mic", type=Path, help="16-bit mono WAV file the microphones play")
+    ex.add_argument("--base-port", type=int, default=3000, help="first TCP port without labgrid (default 3000)")
+    ex.add_argument("--bind", default="", help="address ser2net listens on without labgrid (default: all)")
+    ex.add_argument("--json", action="store_true", help="print the exported devices as one JSON line")
+    ex.set_defaults(func=_guard(cmd_export))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

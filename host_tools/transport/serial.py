@@ -77,6 +77,20 @@ class SerialTransport:
         self.close()
 
 
+def url_options(spec: str) -> tuple[str, dict[str, object]]:
+    """A pyserial URL made ready to open, and the keyword options that kind of link takes.
+
+    RFC 2217 servers (ser2net among them) do not all acknowledge SET_CONTROL, which pyserial's
+    client otherwise waits for ("timeout while waiting for option 'control'"): such URLs get
+    `ign_set_control`, as labgrid's serial driver does. pyserial's RFC 2217 client has no write
+    timeout (its writes go to a socket)."""
+    if spec.startswith("rfc2217://"):
+        if "ign_set_control" not in spec:
+            spec += ("&" if "?" in spec else "?") + "ign_set_control"
+        return spec, {}
+    return spec, {"write_timeout": 10}
+
+
 def open_port(spec: str, baudrate: int = 115200, ignore_pids: tuple[int, ...] = ()) -> SerialTransport:
     """Opens a port path or pyserial URL. A local port held by another process is refused with
     the holder named; `ignore_pids` are processes allowed to hold it (a virtual devkit's own)."""
@@ -89,8 +103,10 @@ def open_port(spec: str, baudrate: int = 115200, ignore_pids: tuple[int, ...] = 
             who = "; ".join(f"pid {pid} ({cmd[:80]})" for pid, cmd in others)
             raise PortBusy(f"{spec} is in use by {who}; close that program (or kill the pid) and retry")
     try:
-        port = serial.serial_for_url(spec, baudrate=baudrate, timeout=0.1, write_timeout=10,
-                                     **({} if is_url else {"exclusive": True}))
+        url, extra = url_options(spec)
+        if not is_url:
+            extra["exclusive"] = True
+        port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.1, **extra)
     except serial.SerialException as exc:
         text = str(exc)
         if "lock" in text.lower() or "busy" in text.lower():

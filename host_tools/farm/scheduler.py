@@ -1,0 +1,147 @@
+"""A run's share of the farm: places reserved through labgrid (the pool's tag and `health=ok`,
+with a priority), acquired as the coordinator allocates them, released on exit — also on Ctrl-C
+and on failure — and marked unhealthy when their transport keeps failing (the LAVA-style health
+check: later runs do not get them until `edgecall farm health` finds them working again).
+
+Exclusivity is labgrid's: a place is allocated to one reservation and acquired by one owner at a
+time. Every labgrid call is timed, so a run reports what scheduling cost it.
+"""
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from host_tools.farm import labgrid
+
+
+@dataclass
+class Place:
+    name: str
+    url: str  # rfc2217://host:port
+    host: str  # the exporter's name
+    token: str
+    acquired_at: float = field(default_factory=time.time)
+    released_at: float | None = None
+
+
+class Pool:
+    """`want` places from the pool, handed out as they are acquired (`next_place`)."""
+
+    def __init__(self, client: labgrid.Client, pool: str, want: int, prio: float = 0.0,
+                 log: Callable[[str], None] = print) -> None:
+        self.client = client
+        self.filters = {"pool": pool, "health": "ok"}
+        self.want = want
+        self.prio = prio
+        self.log = log
+        self._procs: list[tuple[subprocess.Popen[str], str]] = []
+        self._ready: list[Place] = []
+        self.held: dict[str, Place] = {}
+        self.history: list[Place] = []
+        self.unhealthy: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.timings: dict[str, list[float]] = {"reserve_to_allocated": [], "acquire": [], "release": []}
+        self.closed = False
+
+    def start(self) -> None:
+        """Files the reservations (each waits for its allocation in its own labgrid-client)."""
+        for _ in range(self.want):
+            t = time.monotonic()
+            proc = self.client.reserve(self.filters, self.prio)
+            token = self.client.token_of(proc)
+            self._procs.append((proc, token))
+            threading.Thread(target=self._await, args=(proc, token, t), daemon=True).start()
+
+    def _await(self, proc: subprocess.Popen[str], token: str, t0: float) -> None:
+        proc.wait()
+        if self.closed or proc.returncode != 0:
+            return
+        self.timings["reserve_to_allocated"].append(time.monotonic() - t0)
+        try:
+            t = time.monotonic()
+            name = self.client.acquire_reserved(token)
+            info = self.client.show(name)
+            self.timings["acquire"].append(time.monotonic() - t)
+            place = Place(name, info.serial_url(), info.exporter(), token)
+        except labgrid.LabgridError as e:
+            self.log(f"farm: reservation {token}: {e}")
+            return
+        with self._lock:
+            if self.closed:  # the run ended meanwhile: give it straight back
+                self._release(place)
+                return
+            self.held[name] = place
+            self._ready.append(place)
+        self.log(f"farm: acquired {name} ({place.url}, host {place.host})")
+
+    def pending(self) -> int:
+        """Reservations still waiting for a place."""
+        return sum(1 for p, _ in self._procs if p.poll() is None)
+
+    def take(self) -> Place | None:
+        with self._lock:
+            return self._ready.pop(0) if self._ready else None
+
+    def give_back(self, place: Place) -> None:
+        """Returns a place to the ready list (e.g. an odd one out waiting for a partner)."""
+        with self._lock:
+            self._ready.insert(0, place)
+
+    def _release(self, place: Place) -> None:
+        t = time.monotonic()
+        try:
+            self.client.release(place.name)
+        except labgrid.LabgridError as e:
+            self.log(f"farm: releasing {place.name}: {e}")
+        self.client.cancel(place.token)
+        self.timings["release"].append(time.monotonic() - t)
+        place.released_at = time.time()
+        self.history.append(place)
+
+    def release(self, place: Place) -> None:
+        with self._lock:
+            if self.held.pop(place.name, None) is None:
+                return
+        self._release(place)
+
+    def mark_unhealthy(self, place: Place, reason: str) -> None:
+        """health=bad (and why, in the place's comment): reservations no longer match it."""
+        self.unhealthy[place.name] = reason
+        try:
+            self.client.set_tags(place.name, {"health": "bad"})
+            self.client.set_comment(place.name, f"unhealthy {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}: "
+                                                f"{reason[:200]}")
+        except labgrid.LabgridError as e:
+            self.log(f"farm: could not mark {place.name} unhealthy: {e}")
+        self.log(f"farm: {place.name} marked unhealthy ({reason})")
+
+    def close(self) -> None:
+        """Cancels what still waits, releases what is held. Safe to call twice."""
+        with self._lock:
+            self.closed = True
+            held = list(self.held.values())
+            self.held.clear()
+            self._ready.clear()
+        for proc, token in self._procs:
+            if proc.poll() is None:
+                proc.terminate()
+            self.client.cancel(token)
+        for proc, _ in self._procs:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for place in held:
+            self._release(place)
+
+
+def healthy_places(client: labgrid.Client, pool: str) -> list[labgrid.PlaceInfo]:
+    """The pool's places whose health is ok."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as ex:
+        infos = list(ex.map(client.show, client.places()))
+    return [i for i in infos if i.tags.get("pool") == pool and i.tags.get("health") == "ok"]
