@@ -57,8 +57,16 @@ class ServerThread:
     def stop(self) -> None:
         if not self._loop.is_running():
             return
+        async def shutdown() -> None:
+            await self.server.stop()
+            # connections still open (devices that stay joined): end their tasks before the loop
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
         try:
-            self._call(self.server.stop())
+            self._call(shutdown())
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)

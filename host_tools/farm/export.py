@@ -3,7 +3,7 @@
 
 With `--coordinator`, a labgrid exporter publishes each devkit's pty as a `RawSerialPort`; labgrid
 serves it with ser2net (RFC 2217) while a place holds it and announces it as a
-`NetworkSerialPort`. One place per device is created (`<exporter>-<device>`, tags `pool=…`,
+`NetworkSerialPort`. One place per device is created (named as the device, `<exporter>-<prefix><n>`, tags `pool=…`,
 `health=ok` unless the place already has a health verdict). Without it, ser2net serves every
 device at once on consecutive TCP ports (`--base-port`), for pyserial/`--port rfc2217://…` users
 without labgrid.
@@ -77,7 +77,8 @@ def run(count: int, prefix: str, coordinator: str | None, name: str, hostname: s
         baud: int, blank: bool, mic: Path | None, base_port: int, bind: str, as_json: bool) -> int:
     root = state.sim_root()
     root.mkdir(parents=True, exist_ok=True)
-    ids = [f"{prefix}{i}" for i in range(count)]
+    # ids (and so machine.unique_id() and the channel uid) unique across the farm's hosts
+    ids = [f"{name}-{prefix}{i}" for i in range(count)]
     from host_tools.firmware import build
 
     infos = manager.start(ids=ids, root=root, blank=True, baud=baud, mic=mic,
@@ -106,7 +107,7 @@ def run(count: int, prefix: str, coordinator: str | None, name: str, hostname: s
             client = labgrid.Client(coordinator, user=f"edgecall-export-{name}")
             _wait_resources(client, name, [d for d, _ in devices], proc)
             for dev_id, pty in devices:
-                place = f"{name}-{dev_id}"
+                place = dev_id
                 info_tags = {"pool": pool, "exporter": name}
                 client.create_place(place, f"{name}/{dev_id}/*", info_tags)
                 if "health" not in client.show(place).tags:

@@ -195,7 +195,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     ex = sub.add_parser("export", help="devkits served as RFC 2217 network serial ports, registered with labgrid "
                                        "(stays in the foreground)")
     ex.add_argument("--count", type=int, default=4, help="devkits to start (default 4)")
-    ex.add_argument("--prefix", default="vdk", help="device ids PREFIX0, PREFIX1, ... (default vdk)")
+    ex.add_argument("--prefix", default="vdk", help="device ids NAME-PREFIX0, NAME-PREFIX1, ... (default vdk)")
     ex.add_argument("--coordinator", metavar="HOST[:PORT]",
                     help="labgrid coordinator to register with (default port 20408); without it ser2net serves the "
                          "devices on --base-port, --base-port+1, ...")
