@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from host_tools.ledger.db import LedgerConnectError, redact
 from host_tools.ledger.ledger import AlreadyProvisioned, Claims, Ledger, LedgerError
 from host_tools.ledger.pgserver import TempPostgres
 
@@ -175,3 +176,25 @@ def test_cli_verify_and_export(tmp_path: Path) -> None:
     con.close()
     bad = run("verify")
     assert bad.returncode == 1 and "BROKEN" in bad.stderr
+
+
+def test_postgresql_connect_errors_say_what_failed_and_hide_the_password() -> None:
+    import socket
+
+    assert redact("postgresql://st:s3cret@db.example:5432/ledger") == "postgresql://st:***@db.example:5432/ledger"
+    assert redact("postgresql://st@db.example/ledger") == "postgresql://st@db.example/ledger"
+    with TempPostgres(password="right-pw") as server:
+        Ledger(server.url, "st1").close()
+        with pytest.raises(LedgerConnectError) as refused:
+            Ledger(server.url.replace("right-pw", "wrong-pw"), "st1")
+        assert refused.value.refused and "password authentication failed" in str(refused.value)
+        assert "wrong-pw" not in str(refused.value) and "postgres:***@127.0.0.1" in str(refused.value)
+        with pytest.raises(LedgerConnectError) as no_password:
+            Ledger(server.url.replace(":right-pw", ""), "st1")
+        assert no_password.value.refused
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    with pytest.raises(LedgerConnectError) as down:
+        Ledger(f"postgresql://postgres:pw@127.0.0.1:{port}/postgres", "st1")
+    assert not down.value.refused and "could not be reached" in str(down.value) and ":pw@" not in str(down.value)

@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 
+from host_tools.ledger.db import LedgerConnectError
 from host_tools.ledger.ledger import COLUMNS, Ledger, as_dict
 from host_tools.paths import BUILD
 
@@ -25,8 +26,16 @@ def open_ledger(args: argparse.Namespace) -> Ledger:
     return Ledger(args.ledger or default_url(), station=socket.gethostname())
 
 
+def _connect_error(exc: LedgerConnectError) -> int:
+    print(f"edgecall ledger: {exc}", file=sys.stderr)
+    return 2 if exc.refused else 3
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    led = open_ledger(args)
+    try:
+        led = open_ledger(args)
+    except LedgerConnectError as exc:
+        return _connect_error(exc)
     try:
         ok, n, why = led.verify_chain()
     finally:
@@ -39,7 +48,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    led = open_ledger(args)
+    try:
+        led = open_ledger(args)
+    except LedgerConnectError as exc:
+        return _connect_error(exc)
     try:
         rows = [as_dict(r) for r in led.records()]
         audit = led.audit() if args.audit else []

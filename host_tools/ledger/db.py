@@ -1,15 +1,68 @@
 """One interface over sqlite3 and psycopg: `connect(url)` returns a Db whose `transaction()`
 serialises writers (SQLite BEGIN IMMEDIATE; PostgreSQL a transaction-scoped advisory lock), so
-that the audit chain has exactly one head. SQL is written with `?` placeholders."""
+that the audit chain has exactly one head. SQL is written with `?` placeholders.
+
+A PostgreSQL ledger that cannot be connected to raises LedgerConnectError, whose message names the
+server with the password masked and says whether it could not be reached or refused the login."""
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import psycopg
 
 WRITER_LOCK_KEY = 0x45444743  # "EDGC": the PostgreSQL advisory lock every writer takes
+CONNECT_TIMEOUT = 10  # seconds, unless the URL says connect_timeout=…
+
+
+class LedgerConnectError(RuntimeError):
+    """The PostgreSQL ledger could not be connected to. `refused`: the server answered and turned
+    the login down (credentials, pg_hba.conf, unknown role or database) or the URL is malformed —
+    the URL must be fixed (CLI exit 2); otherwise the server was not reached at all (down, wrong
+    host or port, network; CLI exit 3). The message never holds the password."""
+
+    def __init__(self, message: str, refused: bool) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _pg_connect(url: str) -> psycopg.Connection[tuple[Any, ...]]:
+    import psycopg  # only stations that use PostgreSQL need it
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        raise LedgerConnectError(f"bad PostgreSQL ledger URL {redact(url)}: {exc}", refused=True) from None
+    password = str(params.get("password") or "")
+    try:
+        conninfo = url if "connect_timeout" in params else make_conninfo(url, connect_timeout=CONNECT_TIMEOUT)
+        return psycopg.connect(conninfo, autocommit=False)
+    except psycopg.OperationalError as exc:
+        detail = " ".join(str(exc).split())
+        if password:
+            detail = detail.replace(password, "***")
+        # the server answered (an error from it, or a password it asked for and did not get):
+        # the login, not the network, failed
+        refused = "FATAL:" in detail or "no password supplied" in detail
+        what = ("refused the connection: check the user, password and database in the URL and the server's pg_hba.conf"
+                if refused else "could not be reached: check the host and port, and that the server is running")
+        raise LedgerConnectError(f"the PostgreSQL ledger at {redact(url)} {what} ({detail})", refused=refused) from None
 
 
 class Cursor(Protocol):
@@ -26,10 +79,8 @@ class Db:
     def __init__(self, url: str) -> None:
         self.url = url
         if url.startswith(("postgresql://", "postgres://")):
-            import psycopg  # only stations that use PostgreSQL need it
-
             self.dialect = "postgresql"
-            self._pg = psycopg.connect(url, autocommit=False)
+            self._pg = _pg_connect(url)
         else:
             path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
             Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,9 @@
 """`edgecall provision` — one device (--port/--device) or a batch (--all-sims, --csv FILE);
 `provision status --device ID`; `provision renew --device ID|--all-sims [--within S]`.
-The app certificate comes from --app-cert-file or EDGECALL_APP_CERT only."""
+The app certificate comes from --app-cert-file or EDGECALL_APP_CERT only. The station's name in
+the ledger is --station, else $EDGECALL_STATION, else the host name. A ledger that cannot be
+connected to ends the run before any device is touched: exit 3 if it was not reached, 2 if it
+refused the login (fix the URL's credentials)."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +18,7 @@ from typing import Any
 from host_tools.device.console import DeviceConsole
 from host_tools.device.resolve import Target, resolve
 from host_tools.ledger.cli import add_ledger_option, default_url
+from host_tools.ledger.db import LedgerConnectError
 from host_tools.ledger.ledger import Ledger, LedgerError
 from host_tools.provision.station import Config, ProvisionError, provision
 from host_tools.smp.client import SmpError
@@ -62,7 +66,7 @@ def _run_batch(args: argparse.Namespace, cfg_for: Any) -> int:
     if not targets:
         print("edgecall provision: no devices (start some with `edgecall sim start`)", file=sys.stderr)
         return EXIT_USAGE
-    ledger = Ledger(args.ledger or default_url(), station=socket.gethostname())
+    ledger = Ledger(args.ledger or default_url(), station=station_name(args))
     results: list[dict[str, Any]] = []
     worst = EXIT_OK
     try:
@@ -117,7 +121,7 @@ def cmd_renew(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     target = resolve(args.port, args.device)
-    ledger = Ledger(args.ledger or default_url(), station=socket.gethostname())
+    ledger = Ledger(args.ledger or default_url(), station=station_name(args))
     try:
         with open_port(target.port, ignore_pids=target.allowed_holders) as t:
             dev = DeviceConsole(t, timeout=args.timeout)
@@ -138,9 +142,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK if out["agree"] else EXIT_FAIL
 
 
+def station_name(args: argparse.Namespace) -> str:
+    """--station, else $EDGECALL_STATION, else the host name: what the ledger records as the station."""
+    return getattr(args, "station", None) or os.environ.get("EDGECALL_STATION") or socket.gethostname()
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         return int(args.prov_func(args))
+    except LedgerConnectError as exc:
+        print(f"edgecall provision: {exc}; no device was touched", file=sys.stderr)
+        return EXIT_USAGE if exc.refused else EXIT_TRANSPORT
     except (CertError, TokenError, ValueError) as exc:
         print(f"edgecall provision: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -159,6 +171,9 @@ def _device_args(p: argparse.ArgumentParser, batch: bool) -> None:
     p.add_argument("--timeout", type=float, default=5.0)
     p.add_argument("--json", action="store_true")
     add_ledger_option(p)
+    if batch:
+        p.add_argument("--station", metavar="NAME",
+                       help="this station's name in the ledger (default: $EDGECALL_STATION or the host name)")
 
 
 def _token_args(p: argparse.ArgumentParser) -> None:
