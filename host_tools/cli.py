@@ -17,11 +17,13 @@ from host_tools import bootstrap
 from host_tools.paths import ROOT
 from host_tools.deploy import cli as deploy_cli
 from host_tools.device import cli as device_cli
+from host_tools.farm import cli as farm_cli
 from host_tools.firmware import cli as firmware_cli
 from host_tools.flash import cli as flash_cli
 from host_tools.hil import cli as hil_cli
 from host_tools.ledger import cli as ledger_cli
 from host_tools.provision import cli as provision_cli
+from host_tools.rollout import cli as rollout_cli
 from host_tools.sim import cli as sim_cli
 from host_tools.token import cli as token_cli
 
@@ -79,6 +81,7 @@ BENCHES = {
     "flash": "SMP upload throughput as a fraction of the line rate, full flash cycle time; --powercuts N",
     "resilience": "speech quality (PESQ, STOI) against loss: zero-fill, PLC, full stack; writes a PNG plot",
     "hil": "virtual devkits in simultaneous calls while media stays real time (< 1 % late or concealed, no mic overruns); CPU per device",
+    "farm": "labgrid farm: scheduling overhead per scenario and scenarios per minute as hosts are added, against a direct run (root)",
 }
 
 
@@ -90,7 +93,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     mod = importlib.import_module(f"host_tools.bench.{args.bench_cmd}")
     kwargs = {"json_out": args.json}
     params = inspect.signature(mod.run).parameters
-    for flag in ("quick", "fuzz", "powercuts"):
+    for flag in ("quick", "fuzz", "powercuts", "hosts", "per_host", "scenario", "rounds"):
         if flag in params:
             kwargs[flag] = getattr(args, flag)
     return int(mod.run(**kwargs))
@@ -122,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     deploy_cli.register(sub)
     firmware_cli.register_keys(sub)
     provision_cli.register(sub)
+    rollout_cli.register(sub)
+    farm_cli.register(sub)
 
     bench = sub.add_parser("bench", help="benchmarks (JSON with --json)").add_subparsers(dest="bench_cmd", required=True)
     for name, text in BENCHES.items():
@@ -132,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--fuzz", action="store_true", help="also run every fuzzer for 1,000,000 executions")
         if name == "flash":
             c.add_argument("--powercuts", type=int, default=0, metavar="N", help="also run a campaign of N power cuts")
+        if name == "farm":
+            c.add_argument("--hosts", type=int, default=3, help="hosts at most; measures 1..N (default 3)")
+            c.add_argument("--per-host", type=int, default=4, help="virtual devkits per host (default 4)")
+            c.add_argument("--scenario", action="append", default=None, metavar="GLOB",
+                           help="scenario (repeatable; default join and serial-stress with --stress 3 --reboots 2)")
+            c.add_argument("--rounds", type=int, default=3, help="timed farm runs per host count; medians (default 3)")
         c.set_defaults(func=cmd_bench)
     return p
 

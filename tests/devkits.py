@@ -14,11 +14,11 @@ from host_tools.sim import manager
 
 
 @contextmanager
-def devkits(root: Path, ids: list[str], firmware: bool = True) -> Iterator[Path]:
+def sim_dir(root: Path) -> Iterator[Path]:
+    """EDGECALL_SIM_DIR is `root` inside the block; the devkits in it are stopped at its end."""
     old = os.environ.get("EDGECALL_SIM_DIR")
     os.environ["EDGECALL_SIM_DIR"] = str(root)
     try:
-        manager.start(ids=ids, root=root, blank=True, install_files=build.files("vdk") if firmware else None)
         yield root
     finally:
         manager.stop_all(root)
@@ -26,6 +26,13 @@ def devkits(root: Path, ids: list[str], firmware: bool = True) -> Iterator[Path]
             os.environ.pop("EDGECALL_SIM_DIR", None)
         else:
             os.environ["EDGECALL_SIM_DIR"] = old
+
+
+@contextmanager
+def devkits(root: Path, ids: list[str], firmware: bool = True) -> Iterator[Path]:
+    with sim_dir(root):
+        manager.start(ids=ids, root=root, blank=True, install_files=build.files("vdk") if firmware else None)
+        yield root
 
 
 # Packet files exchanged with a devkit: each packet as a little-endian 16-bit length, then its bytes.

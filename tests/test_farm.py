@@ -185,7 +185,7 @@ def test_killed_exporter_fails_its_devices_marks_them_unhealthy_and_the_next_run
     killed = threading.Event()
 
     def on_line(line: str) -> None:
-        if "▶ serial-stress" in line and not killed.is_set():
+        if "▶ join" in line and not killed.is_set():  # the first pair has begun; the others may still set up
             killed.set()
             victim.kill()
 
@@ -233,3 +233,66 @@ def test_killed_exporter_fails_its_devices_marks_them_unhealthy_and_the_next_run
         s.sort()
         for (a0, a1, ra), (b0, b1, rb) in zip(s, s[1:]):
             assert a1 <= b0, f"{place} used by runs {ra} and {rb} at the same time"
+
+
+PLUGIN_TESTS = '''
+from host_tools.hil import calls
+
+
+def test_a_call_between_two_farm_places(dut_pair):
+    a, b = dut_pair
+    assert a.port.startswith("rfc2217://") and b.port.startswith("rfc2217://")
+    r = calls.call(a, b, hold_s=1.0)
+    assert r.ok, r.error
+'''
+
+
+def test_pytest_plugin_takes_labgrid_places_and_gives_them_back(farm: Any, tmp_path: Path) -> None:
+    (tmp_path / "test_on_farm.py").write_text(PLUGIN_TESTS)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path),
+                        "--edgecall-farm", farm.address, "--edgecall-place-tag", farm.pool],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert "1 passed" in p.stdout, (p.stdout + p.stderr)[-4000:]
+    client = farm.client()
+    assert all(client.show(pl).acquired is None for pl in client.places())
+
+
+def test_health_check_brings_a_repaired_place_back(farm: Any) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    place = "h2-vdk0"
+    assert farm.client().show(place).tags["health"] == "bad"  # left so by the killed exporter
+    r = _edgecall("farm", "health", place, "--coordinator", farm.address, "--json", env=env)
+    assert r.returncode == 1, r.stdout + r.stderr  # its exporter is still down
+    assert json.loads(r.stdout)[0]["healthy"] is False
+    farm.export(2, PER_HOST)  # the host's exporter is back; the verdict stays until a check
+    assert farm.client().show(place).tags["health"] == "bad"
+    r = _edgecall("farm", "health", place, "--coordinator", farm.address, "--json", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = _edgecall("farm", "places", "--coordinator", farm.address, "--json", env=env)
+    rows = {row["place"]: row for row in json.loads(r.stdout)}
+    assert rows[place]["health"] == "ok" and rows[place]["host"] == "h2" and rows[place]["acquired"] is None
+    assert rows["h2-vdk1"]["health"] == "bad" and rows["h0-vdk0"]["health"] == "ok"
+
+
+def test_interrupted_farm_run_releases_its_places(farm: Any, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "host_tools", "hil", "run", "--farm", farm.address, "--scenario", "join",
+           "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html"), "--junit", str(tmp_path / "r.xml")]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "farm: acquired" in line:
+            proc.send_signal(signal.SIGINT)  # Ctrl-C
+            break
+    rest = proc.communicate(timeout=120)[1]
+    assert proc.returncode != 0, "".join(seen) + rest
+    client = farm.client()
+    held = [p for p in client.places() if client.show(p).acquired is not None]
+    assert held == [], "".join(seen) + rest
+    # none of the run's reservations still waits for or holds a place
+    blocks = client.run("reservations").split("Reservation '")
+    mine = [b for b in blocks if f"edgecall-hil-{proc.pid}-" in b]
+    assert not [b for b in mine if any(f"state: {st}" in b for st in ("waiting", "allocated", "acquired"))], mine

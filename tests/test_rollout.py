@@ -27,6 +27,7 @@ from host_tools.rollout import health, ledger, waves
 from host_tools.rollout.device import DeviceRef, Link
 from host_tools.rollout.ledger import RolloutLedger
 from host_tools.sim import manager
+from tests.devkits import sim_dir
 
 BAUD = 921600
 FAULT = '''
@@ -217,16 +218,8 @@ SMALL = ["sf0", "sf1", "sf2", "sf3"]
 def fleet(tmp_path_factory: pytest.TempPathFactory, images: dict[str, Path]) -> Iterator[tuple[Path, Link]]:
     """Four devkits on 1.0.0, shared by TestSmallFleet's tests in order (bad input, success, resume)."""
     root = tmp_path_factory.mktemp("sim-small")
-    old = os.environ.get("EDGECALL_SIM_DIR")
-    os.environ["EDGECALL_SIM_DIR"] = str(root)
-    try:
+    with sim_dir(root):
         yield root, start_fleet(root, SMALL, images["1.0.0"])
-    finally:
-        manager.stop_all(root)
-        if old is None:
-            os.environ.pop("EDGECALL_SIM_DIR", None)
-        else:
-            os.environ["EDGECALL_SIM_DIR"] = old
 
 
 class TestSmallFleet:

@@ -38,6 +38,7 @@ class Pool:
         self.prio = prio
         self.log = log
         self._procs: list[tuple[subprocess.Popen[str], str]] = []
+        self._starting: list[subprocess.Popen[str]] = []  # filed, token not read yet
         self._ready: list[Place] = []
         self.held: dict[str, Place] = {}
         self.history: list[Place] = []
@@ -51,8 +52,10 @@ class Pool:
         for _ in range(self.want):
             t = time.monotonic()
             proc = self.client.reserve(self.filters, self.prio)
+            self._starting.append(proc)
             token = self.client.token_of(proc)
             self._procs.append((proc, token))
+            self._starting.remove(proc)
             threading.Thread(target=self._await, args=(proc, token, t), daemon=True).start()
 
     def _await(self, proc: subprocess.Popen[str], token: str, t0: float) -> None:
@@ -125,6 +128,11 @@ class Pool:
             held = list(self.held.values())
             self.held.clear()
             self._ready.clear()
+        for proc in self._starting:  # interrupted while filing: its token comes first on its stdout
+            try:
+                self._procs.append((proc, self.client.token_of(proc)))
+            except (labgrid.LabgridError, ValueError, OSError):
+                proc.kill()
         for proc, token in self._procs:
             if proc.poll() is None:
                 proc.terminate()
@@ -145,3 +153,26 @@ def healthy_places(client: labgrid.Client, pool: str) -> list[labgrid.PlaceInfo]
     with ThreadPoolExecutor(4) as ex:
         infos = list(ex.map(client.show, client.places()))
     return [i for i in infos if i.tags.get("pool") == pool and i.tags.get("health") == "ok"]
+
+
+def acquire(client: labgrid.Client, pool_tag: str, count: int, timeout: float = 300.0,
+            log: Callable[[str], None] = print) -> tuple[Pool, list[Place]]:
+    """`count` places of the pool, held until `pool.close()` (which the caller must call)."""
+    pool = Pool(client, pool_tag, count, log=log)
+    try:
+        pool.start()
+        got: list[Place] = []
+        deadline = time.monotonic() + timeout
+        while len(got) < count:
+            place = pool.take()
+            if place is not None:
+                got.append(place)
+                continue
+            if time.monotonic() > deadline:
+                raise labgrid.LabgridError(f"{count} place(s) of pool {pool_tag!r} were not allocated within "
+                                           f"{timeout:.0f} s (held by other runs, or unhealthy?)")
+            time.sleep(0.1)
+        return pool, got
+    except BaseException:
+        pool.close()
+        raise

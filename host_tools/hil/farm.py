@@ -7,8 +7,8 @@ parallel, each lane with its own channel server, ledger and work folder. A place
 has on the route to their host. Places are released when their lane ends, and on exit whatever
 happens (failure, Ctrl-C, SIGTERM).
 
-A scenario that fails on a transport error (the port vanished, the exporter died) leads to health
-probes of the lane's places; a place that fails `max_failures` probes in a row is tagged
+A failed scenario (or set-up) leads to health probes of the lane's places — a transport error
+(the port vanished, the exporter died) shows in many guises; a place that fails `max_failures` probes in a row is tagged
 `health=bad` and its lane stops; the rest of the run goes on. The JSON report names each
 device's host and place, and carries the scheduling cost (labgrid calls, reservation waits).
 """
@@ -28,7 +28,7 @@ from host_tools import __version__ as VERSION
 from host_tools.channel.thread import ServerThread
 from host_tools.farm import labgrid
 from host_tools.farm.scheduler import Place, Pool, healthy_places
-from host_tools.hil import calls, fleet, report, runner, scenarios
+from host_tools.hil import fleet, report, runner, scenarios
 from host_tools.hil.dut import Dut
 from host_tools.transport import TransportError
 
@@ -89,13 +89,9 @@ class Lane(runner.Run):
         self.duts = [Dut(p.name, "board", p.url, BAUD) for p in self.places]
         fleet.flash_all(self.duts, self.image, self.log)
         ledger = str(cfg.work / "ledger.sqlite3")
-        for d in self.duts:
-            d.wait_ready(30)
-        for p in fleet.provision_all(self.duts, ledger, ident):
+        for p in fleet.join_all(self.duts, ledger, ident, lambda d: route_source(d.port), self.server.port,
+                                codec=cfg.opts.codec):
             self.log(f"{p['device']}: {p['action']} as {p['uid']}")
-        for d in self.duts:
-            fleet.configure([d], route_source(d.port), self.server.port, codec=cfg.opts.codec)
-        calls.wait_joined(self.duts, timeout=30)
         for d in self.duts:
             self.versions[d.id] = str(d.info().get("version", ""))
         return scenarios.Context(self.duts, self.server, ident, ledger, cfg.mic, None, cfg.opts, self.log, t0=self.t0)
@@ -124,24 +120,29 @@ class Lane(runner.Run):
             return {"name": name, "devices": devices, "passed": False, "duration_s": 0.0, "metrics": {},
                     "error": f"TransportError: not run: {self.stopped}", "diagnostics": None, "transport": True}
         entry = super().run_one(ctx, name, fn, devices)
-        if not entry["passed"] and entry.get("error") and _transport_text(entry["error"]):
-            entry["transport"] = True
-            self._health(entry["error"])
+        self._after_failure(entry)
         return entry
+
+    def _after_failure(self, entry: dict[str, Any]) -> None:
+        """A failed step: probe the places (whatever the error said: a dead link shows in many
+        guises); a transport failure is one whose words say so or whose place failed its probes."""
+        if entry["passed"] or not entry.get("error"):
+            return
+        self._health(entry["error"])
+        if _transport_text(entry["error"]) or self.stopped:
+            entry["transport"] = True
 
     def execute(self) -> dict[str, Any]:
         result = super().execute()
         setup = next((r for r in self.results if r["name"] == "setup"), None)
-        if setup is not None and not setup["passed"] and setup.get("error") and not self.stopped:
-            if _transport_text(setup["error"]):
-                setup["transport"] = True
-                self._health(setup["error"])
+        if setup is not None and not self.stopped:
+            self._after_failure(setup)
         return result
 
 
 _TRANSPORT_WORDS = ("TransportError", "Disconnected", "TransportTimeout", "PortNotFound", "PortBusy",
                     "ConnectionRefused", "ConnectionReset", "BrokenPipe", "port went away", "cannot open rfc2217",
-                    "SMPTransportDisconnected", "Connection refused")
+                    "SMPTransportDisconnected", "Connection refused", "could not open the port", "FlashTimeout")
 
 
 def _transport_text(error: str) -> bool:

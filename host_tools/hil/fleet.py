@@ -132,16 +132,18 @@ def renew(dut: Dut, ledger_url: str, ident: Identity, ttl: int) -> dict[str, Any
     return station(dut, ledger_url, ident, ttl, renew=True)
 
 
-def join_all(duts: list[Dut], ledger_url: str, ident: Identity, server_host: str, server_port: int,
-             codec: str | None = None, timeout: float = 30.0) -> list[dict[str, Any]]:
+def join_all(duts: list[Dut], ledger_url: str, ident: Identity, server_host: str | Callable[[Dut], str],
+             server_port: int, codec: str | None = None, timeout: float = 30.0) -> list[dict[str, Any]]:
     """Running devices into the channel: tokens from the station, the call settings, then
-    joined and idle. Returns the station's outcomes."""
+    joined and idle. `server_host` may depend on the device (the address it reaches this machine
+    by, on a farm). Returns the station's outcomes."""
     from host_tools.hil import calls
 
     for d in duts:
         d.wait_ready(timeout)
     outcomes = provision_all(duts, ledger_url, ident)
-    configure(duts, server_host, server_port, codec=codec)
+    for d in duts:
+        configure([d], server_host(d) if callable(server_host) else server_host, server_port, codec=codec)
     calls.wait_joined(duts, timeout=timeout)
     return outcomes
 

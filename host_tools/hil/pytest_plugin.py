@@ -17,10 +17,14 @@ Fixtures:
                   channel server, joined and idle
   dut_pair        two of them
 Devices are virtual devkits (started once per session, firmware installed directly) unless
-`--port P` is given (repeat for two boards), which uses real boards already running the firmware.
+`--port P` is given (repeat for two boards), which uses real boards already running the firmware,
+or `--edgecall-farm COORDINATOR` (with `--edgecall-place-tag POOL`), which reserves and acquires
+places of a labgrid farm for the session (boards running the firmware, reached over RFC 2217) and
+releases them at its end.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -35,6 +39,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("edgecall", "EdgeCall hardware-in-the-loop")
     g.addoption("--port", action="append", default=None, metavar="P",
                 help="serial port of a real board running the EdgeCall firmware (repeat for a pair)")
+    g.addoption("--edgecall-farm", default=None, metavar="COORDINATOR",
+                help="take the devices from this labgrid coordinator's places (HOST[:PORT])")
+    g.addoption("--edgecall-place-tag", default="edgecall", metavar="POOL",
+                help="with --edgecall-farm: places tagged pool=POOL and health=ok (default edgecall)")
     g.addoption("--edgecall-baud", type=int, default=115200, help="baud rate of --port boards (default 115200)")
     g.addoption("--edgecall-mic", default=None, metavar="WAV",
                 help="16 kHz mono WAV the devkits' microphones play (default ../shared speech)")
@@ -53,6 +61,7 @@ class _Session:
     duts: list[Any]
     sim_root: Path | None
     tmp: Path
+    pool: Any = None  # the labgrid places held (--edgecall-farm)
 
 
 def _start(config: pytest.Config, count: int) -> _Session:
@@ -62,9 +71,22 @@ def _start(config: pytest.Config, count: int) -> _Session:
 
     tmp = Path(tempfile.mkdtemp(prefix="edgecall-hil-"))
     ident = fleet.Identity.fresh()
-    s = _Session(ServerThread(ident.app_id, ident.app_cert), ident, str(tmp / "ledger.sqlite3"), [], None, tmp)
+    farm = config.getoption("--edgecall-farm")
+    # on a farm the devices reach the server over their hosts' links: listen on every address
+    s = _Session(ServerThread(ident.app_id, ident.app_cert, **({"host": "0.0.0.0"} if farm else {})), ident,
+                 str(tmp / "ledger.sqlite3"), [], None, tmp)
     ports = config.getoption("--port") or []
     try:
+        if farm:
+            from host_tools.farm import labgrid, scheduler
+            from host_tools.hil.dut import Dut
+            from host_tools.hil.farm import BAUD, route_source
+
+            client = labgrid.Client(farm, user=f"edgecall-pytest-{os.getpid()}")
+            s.pool, places = scheduler.acquire(client, config.getoption("--edgecall-place-tag"), count)
+            s.duts = [Dut(p.name, "board", p.url, BAUD) for p in places]
+            fleet.join_all(s.duts, s.ledger, ident, lambda d: route_source(d.port), s.server.port)
+            return s
         if ports:
             if len(ports) < count:
                 raise pytest.UsageError(f"this test needs {count} boards: give --port {count} times")
@@ -84,6 +106,8 @@ def _stop(s: _Session) -> None:
     from host_tools.hil import fleet
 
     fleet.stop(s.duts, s.sim_root)
+    if s.pool is not None:
+        s.pool.close()  # the places go back to the farm
     s.server.stop()
     shutil.rmtree(s.tmp, ignore_errors=True)
 
