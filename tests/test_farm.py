@@ -293,6 +293,5 @@ def test_interrupted_farm_run_releases_its_places(farm: Any, tmp_path: Path) -> 
     held = [p for p in client.places() if client.show(p).acquired is not None]
     assert held == [], "".join(seen) + rest
     # none of the run's reservations still waits for or holds a place
-    blocks = client.run("reservations").split("Reservation '")
-    mine = [b for b in blocks if f"edgecall-hil-{proc.pid}-" in b]
-    assert not [b for b in mine if any(f"state: {st}" in b for st in ("waiting", "allocated", "acquired"))], mine
+    mine = [r for r in client.reservations() if f"edgecall-hil-{proc.pid}-" in r["owner"]]
+    assert not [r for r in mine if r["state"] in ("waiting", "allocated", "acquired")], mine

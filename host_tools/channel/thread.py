@@ -59,11 +59,14 @@ class ServerThread:
             return
         async def shutdown() -> None:
             await self.server.stop()
-            # connections still open (devices that stay joined): end their tasks before the loop
+            # connections of devices that stay joined were closed: let their tasks end, before the
+            # loop does (what has not ended in a second is cancelled)
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:
+                _, late = await asyncio.wait(tasks, timeout=1.0)
+                for t in late:
+                    t.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
 
         try:
             self._call(shutdown())

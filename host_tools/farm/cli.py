@@ -36,14 +36,15 @@ def cmd_places(args: argparse.Namespace) -> int:
 
 def check(client: labgrid.Client, place: str) -> dict[str, Any]:
     """Acquires the place, asks its device for `info`, sets health=ok|bad, releases it."""
-    from host_tools.hil.farm import probe
     from host_tools.farm.scheduler import Place
+    from host_tools.hil.farm import probe
+
+    from host_tools.farm.scheduler import served_url
 
     client.acquire(place)
     try:
-        info = client.show(place)
         try:
-            why = probe(Place(place, info.serial_url(), info.exporter(), ""))
+            why = probe(Place(place, served_url(client, place, timeout=5), client.show(place).exporter(), ""))
         except labgrid.LabgridError as e:
             why = str(e)
         client.set_tags(place, {"health": "ok" if why is None else "bad"})

@@ -113,6 +113,7 @@ def run(count: int, prefix: str, coordinator: str | None, name: str, hostname: s
                 if "health" not in client.show(place).tags:
                     client.set_tags(place, {"health": "ok"})
                 exported.append(Exported(dev_id, pty, place, None))
+            client.close()
         else:
             cfg = root / "ser2net.yaml"
             cfg.write_text(ser2net_config(devices, baud, base_port, bind))
@@ -154,8 +155,8 @@ def _wait_resources(client: labgrid.Client, name: str, ids: list[str], proc: sub
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise labgrid.LabgridError(f"labgrid-exporter ended with {proc.returncode} (see exporter.log in the sim root)")
-        out = client.run("resources", check=False)
-        if all(f"{name}/{i}/" in out for i in ids):
+        out = client.resources()
+        if all(any(r.startswith(f"{name}/{i}/") for r in out) for i in ids):
             return
         time.sleep(0.3)
     raise labgrid.LabgridError(f"the coordinator {client.coordinator} did not list this exporter's resources "

@@ -1,5 +1,6 @@
 """labgrid, driven through its own commands (`labgrid-coordinator`, `labgrid-exporter`,
-`labgrid-client`) as a lab engineer drives it. They live in `.venv-labgrid` (./edgecall installs
+`labgrid-client`) as a lab engineer drives it, and a run's own steps through one
+labgrid client session (`lgbridge.py`). They live in `.venv-labgrid` (./edgecall installs
 it; labgrid needs pyserial-labgrid, which would replace pyserial in the main venv).
 
 A place reached through EdgeCall holds one device: a `NetworkSerialPort` resource (its exporter
@@ -10,13 +11,16 @@ for `health=ok`, so later runs do not get an unhealthy place).
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from host_tools.paths import ROOT
 
@@ -105,20 +109,27 @@ def parse_show(text: str) -> PlaceInfo:
 
 
 class Client:
-    """`labgrid-client` against one coordinator, as one user (a run's own, so that two runs on one
-    host are two owners to the coordinator)."""
+    """A labgrid client of one coordinator, as one user (a run's own, so that two runs on one
+    host are two owners to the coordinator). Its steps go through one long-lived labgrid session
+    (`lgbridge.py` under .venv-labgrid's Python), started on first use; `run()` is the
+    `labgrid-client` command itself, for what a person would type. Every step is timed
+    (`calls`): the cost of scheduling."""
 
     def __init__(self, coordinator: str, user: str | None = None, timeout: float = 30.0) -> None:
         self.coordinator = coordinator_address(coordinator)
         self.user = user or f"edgecall-{os.getpid()}"
         self.timeout = timeout
-        self.calls: list[tuple[str, float]] = []  # (command, seconds): the cost of scheduling
+        self.calls: list[tuple[str, float]] = []  # (step, seconds)
+        self._bridge: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+        self._next = 1
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LG_")}
         env.update(LG_COORDINATOR=self.coordinator, LG_USERNAME=self.user)
         return env
 
+    # ---- the labgrid-client command ----
     def argv(self, *args: str, place: str | None = None) -> list[str]:
         return [str(tool("labgrid-client")), *(["-p", place] if place else []), *args]
 
@@ -138,60 +149,115 @@ class Client:
                                + (f" (place {place})" if place else "") + f": {msg[-1] if msg else r.returncode}")
         return r.stdout
 
+    # ---- the session ----
+    def _start(self) -> subprocess.Popen[str]:
+        proc = subprocess.Popen([str(tool("python")), str(Path(__file__).with_name("lgbridge.py")), self.coordinator],
+                                env=self._env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+        hello = self._answer(proc, 0)
+        if not hello.get("ok"):
+            proc.kill()
+            proc.wait()
+            raise LabgridError(str(hello.get("error")))
+        return proc
+
+    def _answer(self, proc: subprocess.Popen[str], want: int) -> dict[str, Any]:
+        """The answer to request `want`; answers to earlier requests whose caller was interrupted
+        (Ctrl-C while it waited) are skipped."""
+        assert proc.stdout is not None
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                raise LabgridError(f"the labgrid session to {self.coordinator} ended (coordinator gone?)")
+            msg: dict[str, Any] = json.loads(line)
+            if msg.get("id") == want:
+                return msg
+            if not isinstance(msg.get("id"), int) or msg["id"] > want:
+                raise LabgridError(f"labgrid session: answer {msg.get('id')} to request {want}")
+
+    def call(self, op: str, **args: Any) -> Any:
+        t = time.monotonic()
+        with self._lock:
+            try:
+                if self._bridge is None or self._bridge.poll() is not None:
+                    self._bridge = self._start()
+                n, self._next = self._next, self._next + 1
+                assert self._bridge.stdin is not None
+                self._bridge.stdin.write(json.dumps({"id": n, "op": op, "args": args}) + "\n")
+                self._bridge.stdin.flush()
+                msg = self._answer(self._bridge, n)
+            except (BrokenPipeError, OSError) as e:
+                raise LabgridError(f"the labgrid session to {self.coordinator} broke: {e}") from None
+            finally:
+                self.calls.append((op, time.monotonic() - t))
+        if not msg.get("ok"):
+            where = f" (place {args['place']})" if "place" in args else ""
+            raise LabgridError(f"labgrid {op}{where}: {msg.get('error')}")
+        return msg.get("result")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._bridge is not None and self._bridge.poll() is None:
+                assert self._bridge.stdin is not None
+                self._bridge.stdin.close()
+                try:
+                    self._bridge.wait(5)
+                except subprocess.TimeoutExpired:
+                    self._bridge.kill()
+                    self._bridge.wait()
+            self._bridge = None
+
     # ---- places ----
     def places(self) -> list[str]:
-        return [line.split()[0] for line in self.run("places").splitlines() if line.strip()]
+        return list(self.call("places"))
+
+    def resources(self) -> list[str]:
+        """exporter/group/class/name of every available resource."""
+        return list(self.call("resources"))
 
     def show(self, place: str) -> PlaceInfo:
-        return parse_show(self.run("show", place=place))
+        d = self.call("show", place=place)
+        return PlaceInfo(d["name"], dict(d["tags"]), d["acquired"], d["reservation"], list(d["matches"]),
+                         list(d["resources"]))
 
     def create_place(self, name: str, match: str, tags: Mapping[str, str]) -> None:
         if name not in self.places():
-            self.run("create", place=name)
+            self.call("create", place=name)
         info = self.show(name)
         if match not in info.matches:
-            self.run("add-match", match, place=name)
+            self.call("add_match", place=name, pattern=match)
         want = {k: v for k, v in tags.items() if info.tags.get(k) != v}
         if want:
             self.set_tags(name, want)
 
     def set_tags(self, place: str, tags: Mapping[str, str]) -> None:
-        self.run("set-tags", *(f"{k}={v}" for k, v in tags.items()), place=place)
+        self.call("set_tags", place=place, tags=dict(tags))
 
     def set_comment(self, place: str, text: str) -> None:
-        self.run("set-comment", text, place=place)
+        self.call("set_comment", place=place, comment=text)
 
     def acquire(self, place: str) -> None:
-        self.run("acquire", place=place)
+        self.call("acquire", place=place)
 
     def release(self, place: str) -> None:
-        self.run("release", place=place)
+        self.call("release", place=place)
 
     # ---- reservations ----
-    def reserve(self, filters: Mapping[str, str], prio: float = 0.0) -> subprocess.Popen[str]:
-        """A reservation that waits for its allocation: the process prints `export LG_TOKEN=…`
-        first and ends once a place is allocated (see `token_of`)."""
-        return subprocess.Popen(self.argv("reserve", "--wait", "--shell", "--prio", str(prio),
-                                          *(f"{k}={v}" for k, v in filters.items())),
-                                env=self._env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def reserve(self, filters: Mapping[str, str], prio: float = 0.0) -> str:
+        """A reservation (waiting until the coordinator allocates a place); its token."""
+        return str(self.call("reserve", filters=dict(filters), prio=prio))
 
-    @staticmethod
-    def token_of(proc: subprocess.Popen[str]) -> str:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        m = re.match(r"export LG_TOKEN=(\S+)", line)
-        if not m:
-            err = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
-            raise LabgridError(f"labgrid-client reserve: no token ({(line + err).strip()[:300]})")
-        return m.group(1)
-
-    def acquire_reserved(self, token: str) -> str:
-        """Acquires the place allocated to the reservation; returns its name."""
-        out = self.run("acquire", place=f"+{token}")
-        m = re.search(r"acquired place (\S+)", out)
-        if not m:
-            raise LabgridError(f"labgrid-client acquire +{token}: unexpected output {out.strip()[:200]!r}")
-        return m.group(1)
+    def poll(self, token: str) -> tuple[str, str | None]:
+        """(state, allocated place or None); polling also keeps a waiting reservation alive."""
+        r = self.call("poll", token=token)
+        places = [p for group in r["allocations"].values() for p in group]
+        return str(r["state"]), (places[0] if places else None)
 
     def cancel(self, token: str) -> None:
-        self.run("cancel-reservation", token, check=False)
+        try:
+            self.call("cancel", token=token)
+        except LabgridError:
+            pass  # gone already (expired, or cancelled)
+
+    def reservations(self) -> list[dict[str, Any]]:
+        return list(self.call("reservations"))

@@ -8,13 +8,14 @@ time. Every labgrid call is timed, so a run reports what scheduling cost it.
 """
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from host_tools.farm import labgrid
+
+POLL_S = 0.5  # how often a waiting reservation is polled (labgrid expires one unpolled for 60 s)
 
 
 @dataclass
@@ -37,8 +38,9 @@ class Pool:
         self.want = want
         self.prio = prio
         self.log = log
-        self._procs: list[tuple[subprocess.Popen[str], str]] = []
-        self._starting: list[subprocess.Popen[str]] = []  # filed, token not read yet
+        self._tokens: list[str] = []
+        self._waiting: set[str] = set()
+        self._threads: list[threading.Thread] = []
         self._ready: list[Place] = []
         self.held: dict[str, Place] = {}
         self.history: list[Place] = []
@@ -48,41 +50,59 @@ class Pool:
         self.closed = False
 
     def start(self) -> None:
-        """Files the reservations (each waits for its allocation in its own labgrid-client)."""
+        """Files the reservations; a thread per reservation polls it (which keeps it alive) until
+        the coordinator allocates a place, then acquires the place."""
         for _ in range(self.want):
+            if self.closed:
+                return
             t = time.monotonic()
-            proc = self.client.reserve(self.filters, self.prio)
-            self._starting.append(proc)
-            token = self.client.token_of(proc)
-            self._procs.append((proc, token))
-            self._starting.remove(proc)
-            threading.Thread(target=self._await, args=(proc, token, t), daemon=True).start()
+            token = self.client.reserve(self.filters, self.prio)
+            with self._lock:
+                self._tokens.append(token)
+                self._waiting.add(token)
+            th = threading.Thread(target=self._await, args=(token, t), daemon=True)
+            self._threads.append(th)
+            th.start()
 
-    def _await(self, proc: subprocess.Popen[str], token: str, t0: float) -> None:
-        proc.wait()
-        if self.closed or proc.returncode != 0:
-            return
-        self.timings["reserve_to_allocated"].append(time.monotonic() - t0)
+    def _await(self, token: str, t0: float) -> None:
+        place: Place | None = None
         try:
+            while not self.closed:
+                state, name = self.client.poll(token)
+                if state != "waiting":
+                    break
+                time.sleep(POLL_S)
+            else:
+                return
+            if name is None:
+                self.log(f"farm: reservation {token} ended {state} without a place")
+                return
+            self.timings["reserve_to_allocated"].append(time.monotonic() - t0)
             t = time.monotonic()
-            name = self.client.acquire_reserved(token)
-            info = self.client.show(name)
+            self.client.acquire(name)
+            place = Place(name, "", "", token)
+            with self._lock:
+                self.held[name] = place  # from here on close() releases it, whatever follows
+            place.url = served_url(self.client, name)
+            place.host = self.client.show(name).exporter()
             self.timings["acquire"].append(time.monotonic() - t)
-            place = Place(name, info.serial_url(), info.exporter(), token)
         except labgrid.LabgridError as e:
             self.log(f"farm: reservation {token}: {e}")
+            if place is not None:
+                self.release(place)
             return
+        finally:
+            with self._lock:
+                self._waiting.discard(token)
         with self._lock:
-            if self.closed:  # the run ended meanwhile: give it straight back
-                self._release(place)
-                return
-            self.held[name] = place
-            self._ready.append(place)
+            if not self.closed:
+                self._ready.append(place)
         self.log(f"farm: acquired {name} ({place.url}, host {place.host})")
 
     def pending(self) -> int:
         """Reservations still waiting for a place."""
-        return sum(1 for p, _ in self._procs if p.poll() is None)
+        with self._lock:
+            return len(self._waiting)
 
     def take(self) -> Place | None:
         with self._lock:
@@ -99,7 +119,6 @@ class Pool:
             self.client.release(place.name)
         except labgrid.LabgridError as e:
             self.log(f"farm: releasing {place.name}: {e}")
-        self.client.cancel(place.token)
         self.timings["release"].append(time.monotonic() - t)
         place.released_at = time.time()
         self.history.append(place)
@@ -122,28 +141,34 @@ class Pool:
         self.log(f"farm: {place.name} marked unhealthy ({reason})")
 
     def close(self) -> None:
-        """Cancels what still waits, releases what is held. Safe to call twice."""
+        """Cancels the reservations, releases what is held. Safe to call twice."""
         with self._lock:
             self.closed = True
+        deadline = time.monotonic() + 30  # an acquisition under way ends, then its place is released
+        for th in self._threads:
+            th.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
             held = list(self.held.values())
             self.held.clear()
             self._ready.clear()
-        for proc in self._starting:  # interrupted while filing: its token comes first on its stdout
-            try:
-                self._procs.append((proc, self.client.token_of(proc)))
-            except (labgrid.LabgridError, ValueError, OSError):
-                proc.kill()
-        for proc, token in self._procs:
-            if proc.poll() is None:
-                proc.terminate()
-            self.client.cancel(token)
-        for proc, _ in self._procs:
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            tokens = list(self._tokens)
         for place in held:
             self._release(place)
+        for token in tokens:
+            self.client.cancel(token)
+
+
+def served_url(client: labgrid.Client, place: str, timeout: float = 15.0) -> str:
+    """The acquired place's RFC 2217 URL, once its exporter serves it (the port is announced just
+    after the acquisition)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.show(place).serial_url()
+        except labgrid.LabgridError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def healthy_places(client: labgrid.Client, pool: str) -> list[labgrid.PlaceInfo]:

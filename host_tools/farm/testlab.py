@@ -51,6 +51,7 @@ class FarmLab:
         self.port = free_port()
         self.coordinator: subprocess.Popen[bytes] | None = None
         self.exporters: dict[int, Exporter] = {}
+        self._client: labgrid.Client | None = None
 
     @property
     def address(self) -> str:
@@ -111,9 +112,14 @@ class FarmLab:
         return ex
 
     def client(self) -> labgrid.Client:
-        return labgrid.Client(self.address, user="edgecall-lab")
+        """The lab's own labgrid client (one session, kept until close)."""
+        if self._client is None:
+            self._client = labgrid.Client(self.address, user="edgecall-lab")
+        return self._client
 
     def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
         for ex in self.exporters.values():
             if ex.proc.poll() is None:
                 ex.proc.send_signal(signal.SIGTERM)

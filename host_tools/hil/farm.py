@@ -209,6 +209,7 @@ class FarmRun:
             traceback.print_exc()
         finally:
             pool.close()
+            client.close()
         return self.result(t0, client, pool, setup_error)
 
     def _lane(self, index: int, places: list[Place], image: Path, pool: Pool,

@@ -108,6 +108,7 @@ def _stop(s: _Session) -> None:
     fleet.stop(s.duts, s.sim_root)
     if s.pool is not None:
         s.pool.close()  # the places go back to the farm
+        s.pool.client.close()
     s.server.stop()
     shutil.rmtree(s.tmp, ignore_errors=True)
 
