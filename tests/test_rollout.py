@@ -359,7 +359,7 @@ def test_twenty_devkits_halt_and_roll_back(tmp_path: Path, images: dict[str, Pat
                 c.setting_set("hw/rev", b"B")
         db = tmp_path / "rollout.sqlite3"
         t1 = time.monotonic()
-        code, out = rollout([str(images["2.0.0-revb-bug"]), *device_args(ids), "--waves", "10,50,100",
+        code, out = rollout([str(images["2.0.0-revb-bug"]), "--devices", ",".join(ids), "--waves", "10,50,100",
                              "--health", "selftest", "--ledger", str(db), "--sim-root", str(root)], capsys)
         t_roll = time.monotonic() - t1
         print(json.dumps({k: out[k] for k in ("exit_code", "message", "failed")}, indent=1))

@@ -146,7 +146,8 @@ class Pool:
             self.closed = True
         deadline = time.monotonic() + 30  # an acquisition under way ends, then its place is released
         for th in self._threads:
-            th.join(max(0.0, deadline - time.monotonic()))
+            if th.ident is not None:  # (started: an interrupt may come between filing and starting)
+                th.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
             held = list(self.held.values())
             self.held.clear()
@@ -156,6 +157,14 @@ class Pool:
             self._release(place)
         for token in tokens:
             self.client.cancel(token)
+        # a reservation filed when the run was interrupted, before its token came back: the
+        # run's owner name is its own, so what it still owns is what it left
+        try:
+            for r in self.client.reservations():
+                if str(r.get("owner", "")).endswith("/" + self.client.user) and r.get("token") not in tokens:
+                    self.client.cancel(str(r["token"]))
+        except labgrid.LabgridError as e:
+            self.log(f"farm: could not sweep reservations: {e}")
 
 
 def served_url(client: labgrid.Client, place: str, timeout: float = 15.0) -> str:

@@ -41,6 +41,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SystemExit(128 + signum)  # unwinds through the run's tear-down: devkits stopped
 
     signal.signal(signal.SIGTERM, terminated)
+    # Ctrl-C (SIGINT) unwinds the same way, also when the run was started from a script in the
+    # background, which would have it ignored: a farm run must give its places back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.farm:
         from host_tools.hil import farm
 

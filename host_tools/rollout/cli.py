@@ -58,7 +58,8 @@ def _print_outcome(args: argparse.Namespace, out: Outcome) -> None:
 def cmd_rollout(args: argparse.Namespace) -> int:
     if args.image == "status":
         return cmd_status(args)
-    refs = [DeviceRef(d) for d in args.device or []] + [DeviceRef(p, by_port=True) for p in args.port or []]
+    ids = [*(args.device or []), *(i for group in args.devices or [] for i in group.split(",") if i)]
+    refs = [DeviceRef(d) for d in ids] + [DeviceRef(p, by_port=True) for p in args.port or []]
     con = Console(stderr=True, highlight=False)
 
     def log(msg: str) -> None:
@@ -86,7 +87,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    if args.device or args.port or args.waves or args.health:
+    if args.device or args.devices or args.port or args.waves or args.health:
         _err("`rollout status` takes only --ledger, --id and --json")
         return EXIT_USAGE
     path = Path(args.ledger)
@@ -126,6 +127,7 @@ def register(sub: "argparse._SubParsersAction[Any]") -> None:
                                    "the ledger. Rerun the same command after an interruption to resume.")
     p.add_argument("image", help="signed image from `edgecall build`, or `status`")
     p.add_argument("--device", action="append", metavar="ID", help="virtual devkit id or USB serial number (repeat)")
+    p.add_argument("--devices", action="append", metavar="ID,ID,…", help="several ids at once, comma-separated")
     p.add_argument("--port", action="append", metavar="P", help="serial port path or pyserial URL (repeat)")
     p.add_argument("--waves", help="cumulative percentages ending at 100, e.g. 10,50,100")
     p.add_argument("--health", help=f"health checks, comma-separated: {', '.join(health.CHECKS)}")
