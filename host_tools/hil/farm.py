@@ -30,7 +30,6 @@ from host_tools.farm import labgrid
 from host_tools.farm.scheduler import Place, Pool, healthy_places
 from host_tools.hil import fleet, report, runner, scenarios
 from host_tools.hil.dut import Dut
-from host_tools.transport import TransportError
 
 BAUD = 921600
 
@@ -51,10 +50,6 @@ def route_source(url: str) -> str:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.connect((host, 9))  # no packet is sent: only the route is looked up
         return str(s.getsockname()[0])
-
-
-def is_transport(e: BaseException) -> bool:
-    return isinstance(e, (TransportError, ConnectionError, EOFError)) or "port went away" in str(e)
 
 
 def probe(place: Place, timeout: float = 5.0) -> str | None:
