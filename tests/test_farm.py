@@ -294,3 +294,15 @@ def test_interrupted_farm_run_releases_its_places(farm: Any, tmp_path: Path) -> 
     # none of the run's reservations still waits for or holds a place
     mine = [r for r in client.reservations() if f"edgecall-hil-{proc.pid}-" in r["owner"]]
     assert not [r for r in mine if r["state"] in ("waiting", "allocated", "acquired")], mine
+
+
+def test_unreachable_coordinator_is_a_transport_error(tmp_path: Path) -> None:
+    from host_tools.farm.testlab import free_port
+
+    addr = f"127.0.0.1:{free_port()}"  # nothing listens there
+    r = _edgecall("hil", "run", "--farm", addr, "--scenario", "join", "--json", str(tmp_path / "r.json"))
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert addr in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "r.json").exists()
+    r = _edgecall("hil", "run", "--farm", addr, "--port", "/dev/null")
+    assert r.returncode == 2 and "--port" in r.stderr

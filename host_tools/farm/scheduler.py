@@ -86,6 +86,9 @@ class Pool:
             place.url = served_url(self.client, name)
             place.host = self.client.show(name).exporter()
             self.timings["acquire"].append(time.monotonic() - t)
+            with self._lock:  # ready before it stops counting as pending: a taker never misses it
+                if not self.closed:
+                    self._ready.append(place)
         except labgrid.LabgridError as e:
             self.log(f"farm: reservation {token}: {e}")
             if place is not None:
@@ -94,9 +97,6 @@ class Pool:
         finally:
             with self._lock:
                 self._waiting.discard(token)
-        with self._lock:
-            if not self.closed:
-                self._ready.append(place)
         self.log(f"farm: acquired {name} ({place.url}, host {place.host})")
 
     def pending(self) -> int:

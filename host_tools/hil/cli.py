@@ -52,7 +52,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         fc = farm.FarmConfig(coordinator=args.farm, pool=args.place_tag, places=args.places, prio=args.prio,
                              wait_s=args.wait)
-        result = farm.run(fc, cfg)
+        from host_tools.farm.labgrid import LabgridError
+
+        try:
+            result = farm.run(fc, cfg)
+        except LabgridError as e:
+            print(f"edgecall hil run: {e}", file=sys.stderr)
+            return 3
     else:
         result = runner.run(cfg)
     print(report.summary_table(result))

@@ -158,7 +158,11 @@ class FarmRun:
             cfg.work = runner.OUT / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         cfg.work.mkdir(parents=True, exist_ok=True)
         client = labgrid.Client(farm.coordinator, user=f"edgecall-hil-{os.getpid()}-{int(t0) % 100000}")
-        healthy = healthy_places(client, farm.pool)
+        try:
+            healthy = healthy_places(client, farm.pool)
+        except labgrid.LabgridError:
+            client.close()
+            raise  # the coordinator cannot be reached: a transport error, before anything was done
         want = len(healthy) if farm.places <= 0 else min(farm.places, len(healthy))
         want -= want % 2  # lanes are pairs
         setup_error = None
@@ -179,9 +183,8 @@ class FarmRun:
             while started * 2 < want and time.monotonic() < deadline:
                 place = pool.take()
                 if place is None:
-                    if pool.pending() == 0 and waiting is None and not any(t.is_alive() for t in threads) \
-                            and started * 2 + len(pool.held) >= want:
-                        break
+                    if pool.pending() == 0:
+                        break  # nothing ready and nothing more to come (a reservation may have failed)
                     time.sleep(0.1)
                     continue
                 if waiting is None:
