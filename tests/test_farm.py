@@ -23,33 +23,20 @@ from host_tools.transport.serial import url_options
 
 HOSTS, PER_HOST = 3, 4
 
-SHOW = """Place 'h0-vdk1':
-  tags: exporter=h0, health=ok, pool=edgecall
-  matches:
-    h0/h0-vdk1/*
-  acquired: edgecall-hil-1/root
-  acquired resources:
-    h0/h0-vdk1/NetworkSerialPort/RawSerialPort
-  created: 2026-11-22 07:05:25.189592
-  changed: 2026-11-22 07:05:28.163678
-  reservation: PO3T6P2NL2
-Acquired resource 'RawSerialPort' (h0/h0-vdk1/NetworkSerialPort/RawSerialPort):
-  {'acquired': 'h0-vdk1',
-   'avail': True,
-   'cls': 'NetworkSerialPort',
-   'params': {'extra': {'path': '/dev/pts/3',
-                        'proxy': 'localhost',
-                        'proxy_required': False},
-              'host': '10.231.7.2',
-              'port': 32987,
-              'speed': 921600}}
-"""
+SHOW: dict[str, Any] = {  # the labgrid session's answer to `show` (lgbridge.py)
+    "name": "h0-vdk1", "tags": {"exporter": "h0", "health": "ok", "pool": "edgecall"},
+    "acquired": "edgecall-hil-1/root", "reservation": "PO3T6P2NL2", "comment": "", "matches": ["h0/h0-vdk1/*"],
+    "resources": [{"acquired": "h0-vdk1", "avail": True, "cls": "NetworkSerialPort",
+                   "params": {"extra": {"path": "/dev/pts/3", "proxy": "localhost", "proxy_required": False},
+                              "host": "10.231.7.2", "port": 32987, "speed": 921600},
+                   "path": "h0/h0-vdk1/NetworkSerialPort/RawSerialPort"}],
+}
 
 
 # ---- units ------------------------------------------------------------------------------------
 
-def test_parse_show_reads_tags_matches_and_the_serial_url() -> None:
-    info = labgrid.parse_show(SHOW)
+def test_a_places_tags_matches_and_serial_url() -> None:
+    info = labgrid.PlaceInfo.from_session(SHOW)
     assert info.name == "h0-vdk1"
     assert info.tags == {"exporter": "h0", "health": "ok", "pool": "edgecall"}
     assert info.matches == ["h0/h0-vdk1/*"]
@@ -59,11 +46,13 @@ def test_parse_show_reads_tags_matches_and_the_serial_url() -> None:
 
 
 def test_a_place_not_served_has_no_url() -> None:
-    released = SHOW.replace("'port': 32987", "'port': None").replace("Acquired resource", "Matching resource")
+    released = json.loads(json.dumps(SHOW))
+    released["acquired"] = None
+    released["resources"][0]["params"]["port"] = None  # ser2net serves a port only while it is held
     with pytest.raises(labgrid.LabgridError, match="no NetworkSerialPort served"):
-        labgrid.parse_show(released).serial_url()
-    with pytest.raises(labgrid.LabgridError, match="unexpected `show` output"):
-        labgrid.parse_show("garbage")
+        labgrid.PlaceInfo.from_session(released).serial_url()
+    with pytest.raises(labgrid.LabgridError, match="unexpected answer to `show`"):
+        labgrid.PlaceInfo.from_session("garbage")
 
 
 def test_configs_and_urls() -> None:

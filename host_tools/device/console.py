@@ -6,7 +6,7 @@ from typing import Any
 
 from host_tools.smp.client import ByteTransport, SmpClient
 
-GROUP_OS, GROUP_SETTINGS, GROUP_APP = 0, 3, 64
+GROUP_OS, GROUP_IMAGE, GROUP_SETTINGS, GROUP_APP = 0, 1, 3, 64
 
 
 class DeviceConsole:
@@ -15,6 +15,12 @@ class DeviceConsole:
 
     def echo(self, text: str) -> str:
         return str(self.smp.read(GROUP_OS, 0, {"d": text})["r"])
+
+    def active_image(self) -> dict[str, Any]:
+        """The running slot's entry of mcumgr's image state read (version, hash, confirmed, ...);
+        {} when the image group lists none."""
+        images = self.smp.read(GROUP_IMAGE, 0).get("images", [])
+        return dict(next((i for i in images if i.get("active")), {}))
 
     def info(self) -> dict[str, Any]:
         return self.smp.read(GROUP_APP, 0)

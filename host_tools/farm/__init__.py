@@ -3,7 +3,7 @@ through labgrid (coordinator, exporters, places, reservations).
 
 - `labgrid.py`: labgrid's own tools (a venv of their own) and its client: a run's steps go
   through one labgrid client session (`lgbridge.py`, run by labgrid's venv), `labgrid-client`
-  serves what a person would type.
+  is what a person types.
 - `export.py`: `edgecall sim export` — a host's devices served over RFC 2217 (ser2net) and
   registered with a labgrid exporter.
 - `scheduler.py`: places reserved and acquired for a run, released on exit, marked unhealthy

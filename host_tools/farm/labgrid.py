@@ -1,6 +1,5 @@
-"""labgrid, driven through its own commands (`labgrid-coordinator`, `labgrid-exporter`,
-`labgrid-client`) as a lab engineer drives it, and a run's own steps through one
-labgrid client session (`lgbridge.py`). They live in `.venv-labgrid` (./edgecall installs
+"""labgrid: its own commands (`labgrid-coordinator`, `labgrid-exporter`) as a lab runs them, and
+a run's steps through one labgrid client session (`lgbridge.py`). They live in `.venv-labgrid` (./edgecall installs
 it; labgrid needs pyserial-labgrid, which would replace pyserial in the main venv).
 
 A place reached through EdgeCall holds one device: a `NetworkSerialPort` resource (its exporter
@@ -10,7 +9,6 @@ for `health=ok`, so later runs do not get an unhealthy place).
 """
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -72,47 +70,19 @@ class PlaceInfo:
     def available(self) -> bool:
         return bool(self.resources) and all(bool(r.get("avail")) for r in self.resources)
 
-
-def parse_show(text: str) -> PlaceInfo:
-    """`labgrid-client -p PLACE show` → PlaceInfo (its resource blocks are Python literals)."""
-    m = re.search(r"^Place '([^']+)':", text, re.M)
-    if not m:
-        raise LabgridError(f"unexpected `show` output: {text[:200]!r}")
-    info = PlaceInfo(m.group(1))
-    t = re.search(r"^\s+tags: (.*)$", text, re.M)
-    if t and t.group(1).strip():
-        for pair in t.group(1).split(","):
-            k, _, v = pair.strip().partition("=")
-            info.tags[k] = v
-    a = re.search(r"^\s+acquired: (\S+)$", text, re.M)
-    info.acquired = a.group(1) if a and a.group(1) != "None" else None
-    r = re.search(r"^\s+reservation: (\S+)$", text, re.M)
-    info.reservation = r.group(1) if r else None
-    mm = re.search(r"^\s+matches:\n((?:\s{4,}\S.*\n?)*)", text, re.M)
-    if mm:
-        info.matches = [line.split()[0] for line in mm.group(1).splitlines() if line.strip()]
-    blocks = re.split(r"^(?:Acquired|Matching|Orphaned) resource '[^']*' \(([^)]*)\):?\n", text, flags=re.M)
-    for path, body in zip(blocks[1::2], blocks[2::2]):
-        lines = []
-        for line in body.splitlines():
-            if not line.startswith("  "):
-                break
-            lines.append(line[2:])
-        try:
-            res = ast.literal_eval("\n".join(lines)) if lines else {}
-        except (ValueError, SyntaxError):
-            res = {}
-        if isinstance(res, dict):
-            res["path"] = path
-            info.resources.append(res)
-    return info
+    @staticmethod
+    def from_session(d: object) -> PlaceInfo:
+        """The labgrid session's answer to `show` (lgbridge.py) as a PlaceInfo."""
+        if not isinstance(d, Mapping) or not isinstance(d.get("name"), str):
+            raise LabgridError(f"unexpected answer to `show`: {str(d)[:200]!r}")
+        return PlaceInfo(d["name"], dict(d.get("tags") or {}), d.get("acquired"), d.get("reservation"),
+                         list(d.get("matches") or []), list(d.get("resources") or []))
 
 
 class Client:
     """A labgrid client of one coordinator, as one user (a run's own, so that two runs on one
     host are two owners to the coordinator). Its steps go through one long-lived labgrid session
-    (`lgbridge.py` under .venv-labgrid's Python), started on first use; `run()` is the
-    `labgrid-client` command itself, for what a person would type. Every step is timed
+    (`lgbridge.py` under .venv-labgrid's Python), started on first use. Every step is timed
     (`calls`): the cost of scheduling."""
 
     def __init__(self, coordinator: str, user: str | None = None, timeout: float = 30.0) -> None:
@@ -128,26 +98,6 @@ class Client:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LG_")}
         env.update(LG_COORDINATOR=self.coordinator, LG_USERNAME=self.user)
         return env
-
-    # ---- the labgrid-client command ----
-    def argv(self, *args: str, place: str | None = None) -> list[str]:
-        return [str(tool("labgrid-client")), *(["-p", place] if place else []), *args]
-
-    def run(self, *args: str, place: str | None = None, check: bool = True, timeout: float | None = None) -> str:
-        t = time.monotonic()
-        try:
-            r = subprocess.run(self.argv(*args, place=place), env=self._env(), capture_output=True, text=True,
-                               timeout=timeout or self.timeout)
-        except subprocess.TimeoutExpired:
-            raise LabgridError(f"labgrid-client {' '.join(args)}: no answer from the coordinator "
-                               f"{self.coordinator} within {timeout or self.timeout:.0f} s") from None
-        finally:
-            self.calls.append((args[0], time.monotonic() - t))
-        if check and r.returncode != 0:
-            msg = (r.stderr.strip() or r.stdout.strip()).splitlines()
-            raise LabgridError(f"labgrid-client {' '.join(args)}"
-                               + (f" (place {place})" if place else "") + f": {msg[-1] if msg else r.returncode}")
-        return r.stdout
 
     # ---- the session ----
     def _start(self) -> subprocess.Popen[str]:
@@ -216,9 +166,7 @@ class Client:
         return list(self.call("resources"))
 
     def show(self, place: str) -> PlaceInfo:
-        d = self.call("show", place=place)
-        return PlaceInfo(d["name"], dict(d["tags"]), d["acquired"], d["reservation"], list(d["matches"]),
-                         list(d["resources"]))
+        return PlaceInfo.from_session(self.call("show", place=place))
 
     def create_place(self, name: str, match: str, tags: Mapping[str, str]) -> None:
         if name not in self.places():

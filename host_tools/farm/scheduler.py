@@ -43,7 +43,6 @@ class Pool:
         self._threads: list[threading.Thread] = []
         self._ready: list[Place] = []
         self.held: dict[str, Place] = {}
-        self.history: list[Place] = []
         self.unhealthy: dict[str, str] = {}
         self._lock = threading.Lock()
         self.timings: dict[str, list[float]] = {"reserve_to_allocated": [], "acquire": [], "release": []}
@@ -108,11 +107,6 @@ class Pool:
         with self._lock:
             return self._ready.pop(0) if self._ready else None
 
-    def give_back(self, place: Place) -> None:
-        """Returns a place to the ready list (e.g. an odd one out waiting for a partner)."""
-        with self._lock:
-            self._ready.insert(0, place)
-
     def _release(self, place: Place) -> None:
         t = time.monotonic()
         try:
@@ -121,7 +115,6 @@ class Pool:
             self.log(f"farm: releasing {place.name}: {e}")
         self.timings["release"].append(time.monotonic() - t)
         place.released_at = time.time()
-        self.history.append(place)
 
     def release(self, place: Place) -> None:
         with self._lock:

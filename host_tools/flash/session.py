@@ -248,12 +248,11 @@ class Flasher:
         otherwise (another image, a bootloader, or nothing answering)."""
         try:
             with open_port(self.port, self.baud, ignore_pids=self.allowed) as t:
-                images = DeviceConsole(t, timeout=min(self.timeout, 2.0)).smp.read(1, 0).get("images", [])
+                active = DeviceConsole(t, timeout=min(self.timeout, 2.0)).active_image()
         except (TransportError, TimeoutError, RuntimeError):
             return None
-        for i in images:
-            if i.get("hash") == image_hash and i.get("active") and i.get("confirmed"):
-                return str(i.get("version"))
+        if active.get("hash") == image_hash and active.get("confirmed"):
+            return str(active.get("version"))
         return None
 
     def run(self, path: Path, mode: str = "default", force: bool = False,

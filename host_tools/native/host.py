@@ -58,9 +58,10 @@ def _digest() -> str:
     return h.hexdigest()
 
 
-def _installed() -> Path | None:
+def installed(module: str = "_nc") -> Path | None:
+    """The built extension module native_codec.<module> (any of this Python's suffixes), if any."""
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        p = NATIVE / f"_nc{suffix}"
+        p = NATIVE / f"{module}{suffix}"
         if p.exists():
             return p
     return None
@@ -70,7 +71,7 @@ def ensure_built(force: bool = False) -> Path:
     """Builds the extension if it is missing or stale; returns its path."""
     stamp = NATIVE / "_nc.digest"
     digest = _digest()
-    current = _installed()
+    current = installed()
     if not force and current is not None and stamp.exists() and stamp.read_text() == digest:
         return current
     import cffi  # imported here: only the build needs it

@@ -43,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import importlib.machinery
 import os
 import re
 import shutil
@@ -242,14 +241,6 @@ def host_archive(timeout: float = 900.0) -> Path:
         return _host_archive(timeout)
 
 
-def _installed() -> Path | None:
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        p = NATIVE / f"_opus{suffix}"
-        if p.exists():
-            return p
-    return None
-
-
 def _media_inputs() -> list[Path]:
     return [*sorted((NATIVE / "src").glob("*.c")), *sorted((NATIVE / "include").glob("*.h")), *MEDIA_CDEFS]
 
@@ -274,7 +265,7 @@ def _ensure_host_built(force: bool, timeout: float) -> Path:
     lib = _host_archive(timeout)
     stamp = NATIVE / "_opus.digest"
     digest = _host_digest(lib)
-    current = _installed()
+    current = host.installed("_opus")
     if not force and current is not None and stamp.is_file() and stamp.read_text() == digest:
         return current
     import cffi

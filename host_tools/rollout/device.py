@@ -148,8 +148,7 @@ class Link:
 
 
 def _running(c: DeviceConsole) -> Running:
-    images = c.smp.read(1, 0).get("images", [])
-    active = next((i for i in images if i.get("active")), images[0] if images else {})
+    active = c.active_image()
     return Running(version=str(active.get("version", "")), hash=bytes(active.get("hash") or b"").hex(),
                    confirmed=bool(active.get("confirmed")))
 

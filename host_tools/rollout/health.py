@@ -67,9 +67,8 @@ def identity(c: DeviceConsole, expect: Expect, details: dict[str, Any]) -> str |
     details["info"] = {k: info.get(k) for k in ("version", "uid", "uptime_ms", "heap_free")}
     if str(info.get("version")) != expect.version:
         return f"runs version {info.get('version')}, expected {expect.version}"
-    images = c.smp.read(1, 0).get("images", [])
-    active = next((i for i in images if i.get("active")), None)
-    if active is None:
+    active = c.active_image()
+    if not active:
         return "the image group lists no active image"
     got = bytes(active.get("hash") or b"").hex()
     details["image"] = {"hash": got, "confirmed": bool(active.get("confirmed"))}
