@@ -18,6 +18,7 @@ import pytest
 from host_tools.farm import labgrid
 from host_tools.farm.export import exporter_config, ser2net_config
 from host_tools.hil import report
+from host_tools.netaddr import free_port
 from host_tools.paths import ROOT
 from host_tools.transport.serial import url_options
 
@@ -76,8 +77,6 @@ def _edgecall(*args: str, env: dict[str, str] | None = None, timeout: float = 12
 
 def test_ser2net_export_serves_the_console_and_a_vanished_server_is_a_transport_error(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT), EDGECALL_SIM_DIR=str(tmp_path / "sim"))
-    from host_tools.farm.testlab import free_port
-
     base = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "host_tools", "sim", "export", "--count", "1", "--name", "desk",
                              "--bind", "127.0.0.1", "--base-port", str(base), "--baud", "115200", "--json"],
@@ -286,8 +285,6 @@ def test_interrupted_farm_run_releases_its_places(farm: Any, tmp_path: Path) -> 
 
 
 def test_unreachable_coordinator_is_a_transport_error(tmp_path: Path) -> None:
-    from host_tools.farm.testlab import free_port
-
     addr = f"127.0.0.1:{free_port()}"  # nothing listens there
     r = _edgecall("hil", "run", "--farm", addr, "--scenario", "join", "--json", str(tmp_path / "r.json"))
     assert r.returncode == 3, r.stdout + r.stderr

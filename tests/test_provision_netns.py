@@ -19,7 +19,6 @@ import ipaddress
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ from host_tools.device.resolve import resolve  # noqa: E402
 from host_tools.farm.netns import Host, Lab  # noqa: E402
 from host_tools.ledger.ledger import Ledger, Record  # noqa: E402
 from host_tools.ledger.pgserver import TempPostgres  # noqa: E402
+from host_tools.netaddr import free_port  # noqa: E402
 from host_tools.paths import ROOT  # noqa: E402
 from host_tools.sim import manager, state  # noqa: E402
 from host_tools.token import accesstoken2 as at  # noqa: E402
@@ -194,16 +194,10 @@ def create_database(e: Env, name: str) -> None:
         con.execute(f'CREATE DATABASE "{name}"')
 
 
-def _free_port(addr: str) -> int:
-    with socket.socket() as s:
-        s.bind((addr, 0))
-        return int(s.getsockname()[1])
-
-
 def test_unreachable_ledger_fails_cleanly_and_touches_nothing(env: Env) -> None:
     site = env.sites[1]
     before = {d: on_device(site, d) for d in site.devices}
-    wrong = _free_port(site.host.gateway)
+    wrong = free_port(site.host.gateway)
     assert wrong != env.pg.port
     t0 = time.monotonic()
     p = station(env, site, env.pg.password, port=wrong)

@@ -17,13 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from host_tools.farm import labgrid, netns
+from host_tools.netaddr import free_port
 from host_tools.paths import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -15,14 +15,12 @@ device's host and place, and carries the scheduling cost (labgrid calls, reserva
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from host_tools import __version__ as VERSION
 from host_tools.channel.thread import ServerThread
@@ -30,6 +28,7 @@ from host_tools.farm import labgrid
 from host_tools.farm.scheduler import Place, Pool, healthy_places
 from host_tools.hil import fleet, report, runner, scenarios
 from host_tools.hil.dut import Dut
+from host_tools.netaddr import route_source
 
 BAUD = 921600
 
@@ -42,14 +41,6 @@ class FarmConfig:
     prio: float = 0.0
     wait_s: float = 600.0  # how long to wait for allocations before going on without them
     max_failures: int = 3  # failed health probes in a row before a place is marked unhealthy
-
-
-def route_source(url: str) -> str:
-    """This machine's address on the route to the host serving `url`: where its devices reach us."""
-    host = urlparse(url).hostname or "127.0.0.1"
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect((host, 9))  # no packet is sent: only the route is looked up
-        return str(s.getsockname()[0])
 
 
 def probe(place: Place, timeout: float = 5.0) -> str | None:

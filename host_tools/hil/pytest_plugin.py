@@ -80,7 +80,8 @@ def _start(config: pytest.Config, count: int) -> _Session:
         if farm:
             from host_tools.farm import labgrid, scheduler
             from host_tools.hil.dut import Dut
-            from host_tools.hil.farm import BAUD, route_source
+            from host_tools.hil.farm import BAUD
+            from host_tools.netaddr import route_source
 
             client = labgrid.Client(farm, user=f"edgecall-pytest-{os.getpid()}")
             s.pool, places = scheduler.acquire(client, config.getoption("--edgecall-place-tag"), count)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from host_tools.netaddr import free_port
 PG_BIN_CANDIDATES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
@@ -26,12 +27,6 @@ def pg_bin() -> Path:
         if (d / "initdb").exists() and (d / "postgres").exists():
             return d
     raise FileNotFoundError("PostgreSQL server binaries not found: ./edgecall installs the Debian package postgresql")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class TempPostgres:
@@ -45,7 +40,7 @@ class TempPostgres:
         self.allow = list(allow)
         self.password = password
         self.dir = Path(tempfile.mkdtemp(prefix="edgecall-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
