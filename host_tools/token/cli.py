@@ -93,13 +93,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def _human(t: at.Token) -> str:
     d = describe(t)
     lines = [f"app id     {d['app_id']}", f"issued     {d['issue_ts']}", f"expires    {d['expires_at']}"]
-    for s in d["services"]:  # type: ignore[union-attr]
-        lines.append(f"rtc        channel {s['channel_name']!r} uid {s['uid']!r} privileges {s['privileges']}")
+    for s in t.services:
+        privileges = {at.PRIVILEGE_NAMES.get(k, str(k)): v for k, v in sorted(s.privileges.items())}
+        lines.append(f"rtc        channel {s.channel_name!r} uid {s.uid!r} privileges {privileges}")
     return "\n".join(lines)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     cert = read_app_cert(args.app_cert_file)
+    at.parse(args.token)  # a token that does not even parse (too long, malformed) is a usage error
     priv = at.PRIVILEGES[args.privilege] if args.privilege else None
     v = at.verify(args.token, cert, now=args.now, app_id=args.app_id, channel=args.channel, uid=args.uid, privilege=priv)
     if args.json:
@@ -140,7 +142,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=run, token_func=cmd_inspect)
 
-    v = tsub.add_parser("verify", allow_abbrev=False, help="check a token's signature, expiry and claims; exit 1 if invalid")
+    v = tsub.add_parser("verify", allow_abbrev=False,
+                        help="check a token's signature, expiry and claims; exit 1 if invalid, 2 if it does not parse")
     v.add_argument("token")
     v.add_argument("--app-cert-file", help=cert_help)
     v.add_argument("--app-id")
