@@ -1,0 +1,38 @@
+# micropython.mk — native_codec as the MicroPython user C module _nc (the binding mod_nc.c, the
+# API of hal/stubs/_nc.pyi), for firmware builds such as the virtual devkit's:
+#
+#   make -C <micropython>/ports/<port> USER_C_MODULES=<abs path of native_codec> [NC_OPUS_DIR=<libopus 1.3.1>]
+#
+# MicroPython includes every <USER_C_MODULES>/*/micropython.mk; this is the only one under
+# native_codec. It compiles mod_nc.c (scanned for qstrs) and every native_codec/src/*.c (the
+# firmware's --gc-sections drops what _nc does not reach, e.g. the video modules when nothing
+# else uses them). With NC_OPUS_DIR (the unpacked libopus 1.3.1 tree, host_tools/native/opus.py
+# fetch()) it also compiles libopus from its own automake source lists with opus.py's DEFINES
+# (fixed point, no heap, VLAs; third-party code, so with its own warnings off) and the media
+# stack with EC_MEDIA_WITH_OPUS; on a Cortex-M4/M7 (-mcpu in the port's CFLAGS) with libopus's
+# ARMv7E-M DSP inline assembly too, which gives the same packets bit for bit.
+
+NC_MPY_DIR := $(USERMOD_DIR)
+NC_ROOT := $(patsubst %/,%,$(dir $(USERMOD_DIR)))
+
+SRC_USERMOD_C += $(NC_MPY_DIR)/mod_nc.c
+SRC_USERMOD_LIB_C += $(wildcard $(NC_ROOT)/src/*.c)
+CFLAGS_USERMOD += -I$(NC_ROOT)/include
+
+ifneq ($(NC_OPUS_DIR),)
+NC_OPUS := $(abspath $(NC_OPUS_DIR))
+include $(NC_OPUS)/celt_sources.mk
+include $(NC_OPUS)/silk_sources.mk
+include $(NC_OPUS)/opus_sources.mk
+SRC_USERMOD_LIB_C += $(addprefix $(NC_OPUS)/,$(CELT_SOURCES) $(SILK_SOURCES) $(SILK_SOURCES_FIXED) $(OPUS_SOURCES))
+CFLAGS_USERMOD += -DEC_MEDIA_WITH_OPUS -I$(NC_OPUS)/include
+
+NC_OPUS_CFLAGS = -w -Werror=implicit-function-declaration -DOPUS_BUILD -DFIXED_POINT -DDISABLE_FLOAT_API \
+    -DVAR_ARRAYS -DCUSTOM_SUPPORT -DPACKAGE_VERSION='"1.3.1"' -I$(NC_ROOT)/opus_port -I$(NC_OPUS)/celt \
+    -I$(NC_OPUS)/silk -I$(NC_OPUS)/silk/fixed
+ifneq ($(filter -mcpu=cortex-m4% -mcpu=cortex-m7%,$(CFLAGS)),)
+NC_OPUS_CFLAGS += -DOPUS_ARM_INLINE_ASM -DOPUS_ARM_INLINE_EDSP -DOPUS_ARM_INLINE_MEDIA
+endif
+# libopus's objects only (their path under the build folder is the source's absolute path).
+$(BUILD)/$(NC_OPUS)/%.o: CFLAGS += $(NC_OPUS_CFLAGS)
+endif
