@@ -82,6 +82,7 @@ BENCHES = {
     "resilience": "speech quality (PESQ, STOI) against loss: zero-fill, PLC, full stack; writes a PNG plot",
     "hil": "virtual devkits in simultaneous calls while media stays real time (< 1 % late or concealed, no mic overruns); CPU per device",
     "farm": "labgrid farm: scheduling overhead per scenario and scenarios per minute as hosts are added, against a direct run (root)",
+    "channel": "channel server under attack: join latency with and without a join flood (goal < 100 ms median), relay drops of 10,000 spoofed datagrams",
 }
 
 

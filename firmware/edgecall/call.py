@@ -6,6 +6,11 @@
 # hal.audio speaker, one 20 ms frame per frame period. RTCP from the peer goes to both halves
 # (its SR to the receiver, its RR/NACK to the sender).
 #
+# Relay binding: the media socket's address is bound at the relay by an authenticated binding
+# (Signaling.binding) sent when media starts, every BIND_RETRY_MS until the relay acknowledges
+# it, then every BIND_REFRESH_MS (consent refresh: a NAT that moved our port is followed within
+# that time). The relay drops anything else from an address that is not bound.
+#
 # Video (optional per call, setting "call/video" = b"on"): hal.video's sender takes a camera frame
 # every 1/VIDEO_FPS s, JPEG-encodes and RTP/JPEG-packetizes it (RFC 2435, payload type 26) outside
 # the MicroPython heap; the packets share the audio's UDP socket and relay port, and the receiver
@@ -21,13 +26,15 @@ import time
 
 import hal
 from edgecall import log, provision
-from edgecall.signaling import Signaling
+from edgecall.signaling import BIND_MAGIC, Signaling
 
 FRAME_MS = 20
 VIDEO_FPS = 10
 VIDEO_PT = 26
 RATES = {"opus": 16000, "g722": 16000, "pcmu": 8000, "pcma": 8000}
 HISTORY = 20
+BIND_RETRY_MS = 250
+BIND_REFRESH_MS = 2500
 
 
 def _setting(name, default=None):
@@ -94,8 +101,9 @@ class Video:
 class Media:
     """One call's media: audio stream, UDP socket, sender and receiver."""
 
-    def __init__(self, codec, host, relay_port):
+    def __init__(self, codec, host, relay_port, sig):
         c = hal.part("codec")
+        self.sig = sig  # the relay binding's source (Signaling.binding / is_ack)
         self.rate = RATES.get(codec, 8000)
         self.codec = codec
         self.host, self.port = host, relay_port
@@ -119,11 +127,25 @@ class Media:
                 self.video = self._open(Video())
             except (OSError, ValueError, ImportError) as e:
                 log.warn("video off: %r" % (e,))
-        self.udp.sendto(b"\x00", host, relay_port)  # registers our address at the relay
+        self.binds = self.bind_acks = 0
+        self.bound = False
+        self.next_bind = time.ticks_ms()
+        self._bind(self.next_bind)
 
     def _open(self, part):
         self._parts.append(part)
         return part
+
+    def _bind(self, now):
+        """Sends a binding when one is due: until acknowledged often, then as consent refresh."""
+        if time.ticks_diff(now, self.next_bind) < 0:
+            return
+        pkt = self.sig.binding()
+        if pkt is not None:
+            self._send(pkt)
+            self.binds += 1
+        self.bound = False
+        self.next_bind = time.ticks_add(now, BIND_REFRESH_MS if self.bind_acks else BIND_RETRY_MS)
 
     def _send(self, pkt):
         try:
@@ -135,6 +157,7 @@ class Media:
         """Moves everything that is due; returns True when it did any work."""
         now = time.ticks_ms()
         busy = False
+        self._bind(now)
         while self.audio.readinto(self.mic):
             self.tx.push(self.mic, now)
             busy = True
@@ -155,7 +178,11 @@ class Media:
                 break
             data = got[0]
             busy = True
-            if _is_rtcp(data):
+            if data[:2] == BIND_MAGIC:
+                if self.sig.is_ack(data):
+                    self.bind_acks += 1
+                    self.bound = True
+            elif _is_rtcp(data):
                 self.tx.on_packet(data, now)
                 self.rx.on_packet(data, now)
             elif _is_video(data):
@@ -188,6 +215,7 @@ class Media:
                                        "recovered_fec", "nack_recovered", "played", "concealed", "jitter",
                                        "target_delay_ms", "delay_ms", "buffered_ms", "malformed")},
             "mic_overruns": self.audio.overruns if hasattr(self.audio, "overruns") else 0,
+            "relay": {"binds": self.binds, "acks": self.bind_acks, "bound": self.bound},
             "video": self.video.stats() if self.video is not None else None,
         }
 
@@ -275,7 +303,7 @@ class CallService:
     def _start_media(self, sig, codec):
         self._end_media("restart")
         try:
-            self.media = Media(codec, sig.host, sig.relay_port)
+            self.media = Media(codec, sig.host, sig.relay_port, sig)
         except (OSError, ValueError) as e:
             self.errors += 1
             log.error("media start: %r" % (e,))

@@ -6,6 +6,11 @@
 # rejoin with back-off (0.5 s doubling to 8 s); a join unanswered for 5 s starts over the same
 # way. On "will-expire" the client renews with the token the station stored last (edgecall
 # provision renew). Statistics go to the console (status()).
+#
+# Relay binding: the joined answer carries a relay key; the media path proves its UDP address to
+# the relay with binding datagrams (relay_binding; the format is host_tools/channel/binding.py's:
+# 0xEC 'B', kind, member id, a counter that only grows, HMAC-SHA256 truncated to 16 bytes). A new
+# join brings a new key and starts the counter again.
 import asyncio
 import hashlib
 import struct
@@ -26,6 +31,18 @@ def hmac_sha256(key, msg):
     key = key + b"\x00" * (64 - len(key))
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in key) + msg).digest()
     return hashlib.sha256(bytes(b ^ 0x5C for b in key) + inner).digest()
+
+
+BIND_MAGIC = b"\xecB"
+BIND, BIND_ACK = 1, 2
+BIND_MAC = 16
+
+
+def relay_binding(key, uid, counter, kind=BIND):
+    """The binding datagram for member `uid` with this counter (64 bits, big-endian)."""
+    mid = uid.encode()
+    head = BIND_MAGIC + bytes((kind, len(mid))) + mid + struct.pack(">II", counter >> 32, counter & 0xFFFFFFFF)
+    return head + hmac_sha256(key, head)[:BIND_MAC]
 
 
 def proof(token, nonce):
@@ -53,6 +70,8 @@ class Signaling:
         self.peer = None
         self.codec = None
         self.relay_port = None
+        self.relay_key = None
+        self._bind_n = 0
         self.expires_at = 0
         self.last_rx = time.ticks_ms()
         self.stats = {"joins": 0, "refused": 0, "reconnects": 0, "calls": 0, "answered": 0, "renewals": 0}  # type: dict[str, int]
@@ -129,6 +148,8 @@ class Signaling:
         elif t == "joined":
             self.state = "joined"
             self.relay_port = m["relay_port"]
+            self.relay_key = m.get("relay_key")
+            self._bind_n = 0
             self.expires_at = m["expires_at"]
             self.stats["joins"] += 1
             self.join_ms.append(time.ticks_diff(time.ticks_ms(), self._join_t0))
@@ -169,6 +190,21 @@ class Signaling:
             self.expires_at = m["expires_at"]
             self.stats["renewals"] += 1
             self._event("renewed", expires_at=self.expires_at)
+
+    # ---- relay binding ----
+    def binding(self):
+        """The next binding datagram for the relay (a fresh counter), or None before a join."""
+        if self.relay_key is None:
+            return None
+        self._bind_n += 1
+        return relay_binding(self.relay_key, self.uid, self._bind_n)
+
+    def is_ack(self, data):
+        """True when `data` is the relay's acknowledgement of our latest binding."""
+        if self.relay_key is None or data[:2] != BIND_MAGIC or len(data) < 4 + BIND_MAC or data[2] != BIND_ACK:
+            return False
+        want = relay_binding(self.relay_key, self.uid, self._bind_n, BIND_ACK)
+        return bytes(data) == want
 
     # ---- call control ----
     def invite(self, to, call_id):

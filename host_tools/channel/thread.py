@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import asdict
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -46,10 +47,12 @@ class ServerThread:
         self.run(lambda s: s.outage(uid, seconds))
 
     def snapshot(self) -> dict[str, Any]:
-        """Members, calls and counters, for reports."""
+        """Members, calls and counters (the relay's bindings and dropped datagrams too), for reports."""
         def snap(s: ChannelServer) -> dict[str, Any]:
             return {"members": sorted(f"{ch}/{uid}" for ch, uid in s.members), "calls": len(s.calls),
                     "joins": s.stats.joins, "refused": dict(s.stats.refused), "forwarded": s.stats.forwarded,
+                    "bad_messages": s.stats.bad_messages, "internal_errors": s.stats.internal_errors,
+                    "send_errors": s.stats.send_errors, "relay": asdict(s.relay_stats),
                     "links": {f"{a}->{b}": dict(link.stats) for (a, b), link in s.links.items()}}
 
         return self.run(snap)
