@@ -16,7 +16,7 @@ A MicroPython for a Thumb core loads the .mpy of its own architecture or of a lo
 `sys.implementation._mpy`. mpy_ld.py needs the PyPI packages pyelftools and ar (in
 host_tools/requirements.txt); the toolchain is Debian's arm-none-eabi-gcc. Builds are
 incremental: make tracks sources and headers, and a change of the make variables (a new libopus
-tree, other flags) starts the architecture's folder afresh.
+tree) or of the Makefile starts the architecture's folder afresh.
 
     python -m host_tools.native.natmod [ARCH...]   builds them, prints path, size, Opus
 """
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
 import shutil
 import subprocess
@@ -143,7 +144,7 @@ def build(arch: str, *, opus: bool | None = None, force: bool = False, timeout: 
     args = make_args(arch, with_opus)
     with _lock(arch) as d:
         stamp = d / "make-args"
-        key = "\n".join([*args, str(MAKEFILE)])
+        key = "\n".join([*args, hashlib.sha256(MAKEFILE.read_bytes()).hexdigest()])
         if force or not stamp.is_file() or stamp.read_text() != key:
             shutil.rmtree(d / "build", ignore_errors=True)
             (d / MODULE).unlink(missing_ok=True)

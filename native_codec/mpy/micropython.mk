@@ -9,8 +9,11 @@
 # else uses them). With NC_OPUS_DIR (the unpacked libopus 1.3.1 tree, host_tools/native/opus.py
 # fetch()) it also compiles libopus from its own automake source lists with opus.py's DEFINES
 # (fixed point, no heap, VLAs; third-party code, so with its own warnings off) and the media
-# stack with EC_MEDIA_WITH_OPUS; on a Cortex-M4/M7 (-mcpu in the port's CFLAGS) with libopus's
-# ARMv7E-M DSP inline assembly too, which gives the same packets bit for bit.
+# stack with EC_MEDIA_WITH_OPUS, in plain C: its packets equal the host's bit for bit.
+# NC_OPUS_EDSP=1 adds, on a Cortex-M4/M7 (-mcpu in the port's CFLAGS), libopus's ARMv7E-M DSP
+# inline assembly: fewer instructions, but an encoder that is not bit-exact with the C code
+# (complexity 0 with in-band FEC at 20 % expected loss gives other packets: tests/test_natmod_media.py
+# scenario "opus", measured with the same option in native_codec/mpy/Makefile).
 
 NC_MPY_DIR := $(USERMOD_DIR)
 NC_ROOT := $(patsubst %/,%,$(dir $(USERMOD_DIR)))
@@ -30,8 +33,10 @@ CFLAGS_USERMOD += -DEC_MEDIA_WITH_OPUS -I$(NC_OPUS)/include
 NC_OPUS_CFLAGS = -w -Werror=implicit-function-declaration -DOPUS_BUILD -DFIXED_POINT -DDISABLE_FLOAT_API \
     -DVAR_ARRAYS -DCUSTOM_SUPPORT -DPACKAGE_VERSION='"1.3.1"' -I$(NC_ROOT)/opus_port -I$(NC_OPUS)/celt \
     -I$(NC_OPUS)/silk -I$(NC_OPUS)/silk/fixed
+ifeq ($(NC_OPUS_EDSP),1)
 ifneq ($(filter -mcpu=cortex-m4% -mcpu=cortex-m7%,$(CFLAGS)),)
 NC_OPUS_CFLAGS += -DOPUS_ARM_INLINE_ASM -DOPUS_ARM_INLINE_EDSP -DOPUS_ARM_INLINE_MEDIA
+endif
 endif
 # libopus's objects only (their path under the build folder is the source's absolute path).
 $(BUILD)/$(NC_OPUS)/%.o: CFLAGS += $(NC_OPUS_CFLAGS)

@@ -842,9 +842,12 @@ static mp_obj_t nc_media_tx_push(mp_obj_t st_in, mp_obj_t pcm_in, mp_obj_t now_i
     ec_media_tx *st = tx_state(st_in, "MediaSender.push");
     uint32_t now = nc_now(now_in);
     mp_buffer_info_t pcm;
-    size_t n = nc_pcm_in(pcm_in, &pcm, "pcm");
-    size_t blk = 2u * (size_t)st->block_samples;
-    if (n == 0u || pcm.len % blk != 0u || pcm.len > blk * (size_t)(st->max_ptime_ms / 10)) {
+    int16_t copy[EC_MEDIA_MAX_BLOCKS * 160]; /* the longest push: 60 ms at 16 kHz */
+    const int16_t *samples;
+    size_t n, blk = 2u * (size_t)st->block_samples;
+    nc_rbuf(pcm_in, &pcm, "pcm");
+    n = pcm.len / 2u;
+    if (n == 0u || pcm.len % blk != 0u || pcm.len > blk * (size_t)(st->max_ptime_ms / 10) || pcm.len > sizeof copy) {
         nc_msg m = {{0}, 0};
         msg_s(&m, "MediaSender.push: PCM must be whole 10 ms blocks of ");
         msg_i(&m, (int64_t)blk);
@@ -855,7 +858,17 @@ static mp_obj_t nc_media_tx_push(mp_obj_t st_in, mp_obj_t pcm_in, mp_obj_t now_i
         msg_s(&m, " bytes");
         msg_raise(&mp_type_ValueError, &m);
     }
-    nc_check(ec_media_tx_push(st, (const int16_t *)pcm.buf, n, now), "MediaSender.push");
+    samples = (const int16_t *)pcm.buf;
+    if (((uintptr_t)pcm.buf & 1u) != 0u) { /* PCM inside a packet or file at an odd offset */
+        const uint8_t *src = (const uint8_t *)pcm.buf;
+        uint8_t *dst = (uint8_t *)copy;
+        size_t i;
+        for (i = 0; i < pcm.len; i++) {
+            dst[i] = src[i];
+        }
+        samples = copy;
+    }
+    nc_check(ec_media_tx_push(st, samples, n, now), "MediaSender.push");
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(nc_media_tx_push_obj, nc_media_tx_push);
