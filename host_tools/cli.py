@@ -52,8 +52,9 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_build_native(args: argparse.Namespace) -> int:
-    """Builds native_codec for the host (cffi), Cortex-M (PlatformIO, offline) and wasm32."""
-    from host_tools.native import cortexm, host, wasm
+    """Builds native_codec for the host (cffi), Cortex-M (PlatformIO, offline), wasm32 and as
+    _nc.mpy for boards (MicroPython natmod: armv6m, armv7m, armv7emsp with Opus)."""
+    from host_tools.native import cortexm, host, natmod, wasm
 
     out: dict[str, str] = {}
     if args.target in ("host", "all"):
@@ -64,6 +65,13 @@ def cmd_build_native(args: argparse.Namespace) -> int:
     if args.target in ("wasm", "all"):
         out["wasm-library"] = str(wasm.build_library())
         out["wasm-vectors"] = str(wasm.build_harness("vectors"))
+    if args.target in ("natmod", "all"):
+        try:
+            for arch in natmod.ARCHS:
+                out[f"natmod-{arch}"] = str(natmod.build(arch, force=args.force))
+        except (natmod.ToolMissing, natmod.BuildError) as e:
+            print(f"edgecall build native: {e}", file=sys.stderr)
+            return EXIT_FAIL
     if args.json:
         print(json.dumps(out, indent=2))
     else:
@@ -112,9 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     bp = sub.add_parser("build", help="build the signed firmware image (MCUboot format); `build native` for the C code")
     firmware_cli.add_build_arguments(bp)
     b = bp.add_subparsers(dest="build_cmd", required=False)
-    n = b.add_parser("native", help="build native_codec for host, Cortex-M and wasm32")
-    n.add_argument("--target", choices=["host", "cortex-m", "wasm", "all"], default="all")
-    n.add_argument("--force", action="store_true", help="rebuild the host extension even if up to date")
+    n = b.add_parser("native", help="build native_codec for host, Cortex-M, wasm32 and as _nc.mpy for boards")
+    n.add_argument("--target", choices=["host", "cortex-m", "wasm", "natmod", "all"], default="all")
+    n.add_argument("--force", action="store_true", help="rebuild the host extension and _nc.mpy even if up to date")
     n.add_argument("--json", action="store_true")
     n.set_defaults(func=cmd_build_native)
 
