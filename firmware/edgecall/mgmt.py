@@ -5,7 +5,10 @@
 #            {"confirm": true} (hash absent or the running one) to confirm it; uploads go to the
 #            bootloader (OS reset with {"boot_mode": 1} enters it)
 #   group 3, settings (mcumgr settings_mgmt) on hal.storage: 0 read/write, 1 delete, 2 commit,
-#            3 load, 4 save — commit/load/save are no-ops: every write is atomic and durable
+#            3 load, 4 save — commit/load/save are no-ops: every write is atomic and durable.
+#            Secret keys (provision.SECRET_PREFIXES: the provisioning record and any credential)
+#            are refused with EACCESSDENIED for read, write and delete, whatever spelling of the
+#            name reaches the same storage file; only the provisioning commands below touch them
 #   group 64, EdgeCall: 0 info, 1 log, 2 selftest, 3 stats, 16 provisioning state,
 #            17 store a provisioning record ({"record", "reprovision", "renew"}; refused with
 #            EACCESSDENIED if the device is provisioned and neither is set),
@@ -115,8 +118,12 @@ class Mgmt:
 
     # ---- settings ----
     def setting(self, req, write):
+        from edgecall import provision
+
         storage = hal.part("storage")
         name = req.get("name")
+        if provision.is_secret(name):
+            raise MgmtError(smp.EACCESSDENIED, "secret key: use the provisioning commands")
         try:
             if write:
                 val = req.get("val")
@@ -132,8 +139,13 @@ class Mgmt:
         return {"val": val}
 
     def setting_delete(self, req, write):
+        from edgecall import provision
+
+        name = req.get("name")
+        if provision.is_secret(name):
+            raise MgmtError(smp.EACCESSDENIED, "secret key: use the provisioning commands")
         try:
-            found = hal.part("storage").delete(req.get("name"))
+            found = hal.part("storage").delete(name)
         except ValueError:
             raise MgmtError(smp.EINVAL)
         if not found:

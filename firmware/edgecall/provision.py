@@ -4,6 +4,12 @@
 #   state()  -> {"state": "empty"} or {"state": "provisioned", "digest", "app_id", "channel", "uid", "expires"}
 #   store(record, reprovision) -> digest; refuses to replace a record unless reprovision is set
 #   token()  -> the token, for joining a channel (never sent over the console)
+#   is_secret(name) -> True for a storage key the console's settings group must not touch
+#
+# SECRET_PREFIXES is the one list of secret storage keys: the provisioning record ("prov/") and
+# any other credential the application keeps ("secret/"). hal.storage files a key under its name
+# with "/" written "__", so "prov__record" is the same file as "prov/record": names are compared
+# in that stored form.
 import hashlib
 import binascii
 
@@ -11,11 +17,27 @@ import hal
 from edgecall import cbor, log
 
 KEY = "prov/record"
+SECRET_PREFIXES = ("prov/", "secret/")
 FIELDS = ("app_id", "channel", "uid", "token", "expires")
 
 
 class Refused(Exception):
     pass
+
+
+def _stored(name):
+    return name.replace("/", "__")
+
+
+def is_secret(name):
+    """True if `name` (any value a request carries) reaches a secret key's storage file."""
+    if not isinstance(name, str):
+        return False
+    stored = _stored(name)
+    for prefix in SECRET_PREFIXES:
+        if stored.startswith(_stored(prefix)):
+            return True
+    return False
 
 
 def _load():
