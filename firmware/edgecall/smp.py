@@ -128,14 +128,21 @@ def frames(body):
 
 class Decoder:
     """Feeds console bytes in; yields complete packet bodies whose length and CRC check out.
-    Bytes outside frames (REPL or log text) are skipped; a bad frame drops its packet and is
-    counted in `errors` (with the reason in `last_error`)."""
+    Bytes outside frames (REPL or log text, junk) are skipped; a bad frame drops its packet and is
+    counted in `errors` (with the reason in `last_error`).
+
+    A first frame's 0x06 0x09 starts a frame wherever it appears, not only after a newline:
+    base64 text never holds those bytes, so whatever came before them (junk without a line end, a
+    frame cut short) cannot hide the next request. State is bounded whatever arrives: one line of
+    at most MAX_FRAME bytes and one packet of at most MAX_PACKET."""
 
     def __init__(self):
         self.line = bytearray()
         self.raw = None  # bytearray while a packet is being assembled
         self.errors = 0
         self.last_error = ""
+        self._prev = -1  # the byte before (a 0x06 may begin a start marker)
+        self._skip = False  # inside an over-long line: its bytes are dropped up to the newline
 
     def _fail(self, why):
         self.errors += 1
@@ -144,17 +151,35 @@ class Decoder:
 
     def feed(self, data):
         bodies = []
+        line = self.line
+        prev = self._prev
+        skip = self._skip
         for b in data:
             if b == 0x0A:
-                body = self._frame(bytes(self.line))
-                if body is not None:
-                    bodies.append(body)
-                self.line = bytearray()
-            elif len(self.line) < MAX_FRAME:
-                self.line.append(b)
+                if not skip:
+                    body = self._frame(bytes(line))
+                    if body is not None:
+                        bodies.append(body)
+                line = bytearray()
+                skip = False
+            elif b == 0x09 and prev == 0x06 and (skip or len(line) != 1):
+                if not skip and bytes(line[:2]) in (START, CONT):
+                    self._fail("frame cut short by a new start")
+                line = bytearray(START)  # a new packet starts here
+                skip = False
+            elif skip:
+                pass
+            elif len(line) < MAX_FRAME:
+                line.append(b)
             else:
-                self.line = bytearray()
-                self._fail("frame longer than 127 bytes")
+                if bytes(line[:2]) in (START, CONT):
+                    self._fail("frame longer than 127 bytes")
+                line = bytearray()
+                skip = True
+            prev = b
+        self.line = line
+        self._prev = prev
+        self._skip = skip
         return bodies
 
     def _frame(self, line):

@@ -6,12 +6,12 @@
 // byte decides; if none comes within HOLD_MS (100 ms; e.g. a raw-REPL command ending in "\n" followed by
 // Ctrl-D, after which the host waits for the answer) it goes to the REPL.
 //
-// Beyond that rule, a first frame (0x06 0x09, never a continuation) is also recognised right
-// after a byte that ends a REPL input line ("\r", Ctrl-A, -B, -C, -D) and after the line was idle
-// for IDLE_MS: the host's SMP client sends no newline first, and after REPL use (mpremote, a
-// terminal) the last byte is "\r" or a control character. (Zephyr looks for the header at the
-// start of each received chunk.) Continuations always follow a frame's "\n", so a Ctrl-D at those
-// places is not held.
+// Beyond that rule, a first frame (0x06 0x09, never a continuation) is also recognised anywhere
+// in REPL text: the host's SMP client sends no newline first, and what came before may be
+// anything, e.g. junk or a terminal's keystrokes without a line end (Zephyr looks for the header
+// at the start of each received chunk). Text never holds 0x06 0x09; the REPL loses nothing but a
+// Ctrl-F that is held until the next byte (or HOLD_MS). Continuations always follow a frame's
+// "\n", so a Ctrl-D at those places is not held.
 //
 // Complete frames are queued for hal.vdk.console.read(); the queue is bounded (CONSOLE_MAX bytes,
 // the oldest frames are dropped and counted). A frame longer than CONSOLE_MAX is dropped too.
@@ -22,24 +22,19 @@
 // `repl` (bounded by REPL_MAX; beyond it they stay in the ring, which backpressures the UART).
 
 const LF = 0x0a;
-// Bytes that end a REPL input line (besides "\n"): "\r", Ctrl-A, Ctrl-B, Ctrl-C, Ctrl-D.
-const REPL_LINE_END = new Set([0x0d, 0x01, 0x02, 0x03, 0x04]);
 const HOLD_MS = 100; // generous: the pacing supervisor may stall for tens of ms on a loaded machine
-const IDLE_MS = 20;
 const CONSOLE_MAX = 8192;
 const REPL_MAX = 4096;
 
 const LINE_START = 0; // after "\n" or at the start: 0x06 and 0x04 may begin a frame
-const MID = 1;
 const HOLD = 2;
 const FRAME = 3;
 const SKIP = 4;
-const SOFT_START = 5; // after the end of a REPL line or an idle gap: only 0x06 may
+const SOFT_START = 5; // inside REPL text: only 0x06 may
 
 /** The state after a byte that went to the REPL. */
 function after(c) {
-  if (c === LF) return LINE_START;
-  return REPL_LINE_END.has(c) ? SOFT_START : MID;
+  return c === LF ? LINE_START : SOFT_START;
 }
 
 class ByteQueue {
@@ -89,17 +84,16 @@ export class UartDemux {
     this.heldAt = 0;
     this.frame = null;
     this.frameLen = 0;
-    this.caughtUpAt = -1; // when the demux last emptied the RX ring (-1: it has not since)
   }
 
-  /** Takes up to n bytes from the RX ring; an idle line before them counts as a line start. */
+  /** Takes up to n bytes from the RX ring. */
   take(n) {
-    if (this.state === MID && this.caughtUpAt >= 0 && performance.now() - this.caughtUpAt >= IDLE_MS) {
-      this.state = SOFT_START;
-    }
-    const bytes = this.rx.take(n);
-    this.caughtUpAt = this.rx.used() === 0 ? performance.now() : -1;
-    return bytes;
+    return this.rx.take(n);
+  }
+
+  /** REPL bytes received and not yet taken by the REPL. */
+  replWaiting() {
+    return this.repl.length;
   }
 
   /** Moves what the RX ring holds into the REPL queue and the console buffer (Python polls). */
@@ -155,10 +149,6 @@ export class UartDemux {
           this.state = HOLD;
           return;
         }
-        this.repl.push(c);
-        this.state = after(c);
-        return;
-      case MID:
         this.repl.push(c);
         this.state = after(c);
         return;

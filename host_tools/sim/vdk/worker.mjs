@@ -4,6 +4,13 @@
 // It reads the UART receive ring, writes the transmit ring, and is a thin front end to the npm
 // build's event-driven REPL: it declines raw-paste (answers "R\x00", mpremote then uses the plain
 // raw REPL), and turns Ctrl-D / SystemExit into a soft reset (the main thread restarts it).
+//
+// The REPL runs beside the application here (on a board the application owns the UART), and what
+// it holds before running it (a line, a paste-mode block, a raw-REPL block) lives in the heap the
+// application uses. Unbounded input (junk that enters paste mode and never sends Ctrl-D) would
+// fill that heap, and a MemoryError inside the REPL has no handler (nlr_jump_fail spins: the
+// device is dead until power-cycled). So input the REPL holds beyond REPL_HOLD_MAX bytes is
+// cancelled with Ctrl-C, as a user would, and the device log says so.
 
 import { parentPort, workerData } from "node:worker_threads";
 import { createRequire } from "node:module";
@@ -23,6 +30,7 @@ const CTRL_B = 0x02;
 const CTRL_C = 0x03;
 const CTRL_D = 0x04;
 const CTRL_E = 0x05;
+const REPL_HOLD_MAX = 32 * 1024;
 
 const { memory, module, rxSab, txSab, heap, pystack, flashDir, uid, mode: startMode, resetCause } =
   workerData;
@@ -50,10 +58,15 @@ WebAssembly.instantiate = async (_binary, imports) => {
 let halted = false;
 let outTail = "";
 let muted = false;
+let inRepl = false; // while the REPL handles a received byte (its echo, and what a line runs)
 function out(byte) {
   if (muted) return;
-  tx.pushBlocking(byte);
   outTail = (outTail + String.fromCharCode(byte)).slice(-RAW_BANNER.length - 1);
+  // A flooded REPL sheds its output rather than stall the UART's receive side: with the transmit
+  // FIFO full and more input waiting, its echo would hold everything behind it (SMP requests
+  // too) to the line rate of its output, which junk multiplies (line redraws).
+  if (inRepl && tx.free() === 0 && (rx.used() > 0 || demux.replWaiting() > 0)) return;
+  tx.pushBlocking(byte);
 }
 function write(text) {
   for (const b of encoder.encode(text)) out(b);
@@ -193,18 +206,38 @@ function softReset() {
 
 let rawLen = 0;
 let pasteMatch = 0;
+let held = 0; // bytes the friendly REPL may hold (its line, continuation or paste block)
 
 function processChar(c) {
   if (mode === "raw") {
     if (c === CTRL_B) mode = "friendly";
     rawLen = c === CTRL_A || c === CTRL_C || c === CTRL_D ? 0 : rawLen + 1;
+  } else {
+    held++;
   }
-  const ret = mp.replProcessChar(c);
+  inRepl = true;
+  let ret;
+  try {
+    ret = mp.replProcessChar(c);
+  } finally {
+    inRepl = false;
+  }
   if (outTail.endsWith(RAW_BANNER + ">") || outTail.endsWith(RAW_BANNER)) {
     mode = "raw";
     rawLen = 0;
   }
+  // The primary prompt after a byte that ends input: the REPL holds nothing any more. (Typed
+  // text cannot fake it: paste mode answers those bytes with "=== ", raw mode echoes nothing.)
+  if (c <= CTRL_D || c === 0x0a || c === 0x0d) {
+    if (outTail.endsWith(">>> ")) held = 0;
+  }
   if (ret & PYEXEC_FORCED_EXIT) softReset();
+  else if (mode === "raw" ? rawLen > REPL_HOLD_MAX : held > REPL_HOLD_MAX) {
+    process.stderr.write(`[vdk worker] REPL input over ${REPL_HOLD_MAX} bytes not run: cancelled (Ctrl-C)\n`);
+    mp.replProcessChar(CTRL_C);
+    rawLen = 0;
+    held = 0;
+  }
 }
 
 /**
