@@ -2,8 +2,10 @@
 serialises writers (SQLite BEGIN IMMEDIATE; PostgreSQL a transaction-scoped advisory lock), so
 that the audit chain has exactly one head. SQL is written with `?` placeholders.
 
-A PostgreSQL ledger that cannot be connected to raises LedgerConnectError, whose message names the
-server with the password masked and says whether it could not be reached or refused the login."""
+A ledger that cannot be opened raises LedgerConnectError: a PostgreSQL server that could not be
+reached or refused the login (the message names it with the password masked), a SQLite path that
+does not exist when it must (`create=False`: nothing is created), or a file that is not a
+database."""
 from __future__ import annotations
 
 import sqlite3
@@ -20,10 +22,11 @@ CONNECT_TIMEOUT = 10  # seconds, unless the URL says connect_timeout=…
 
 
 class LedgerConnectError(RuntimeError):
-    """The PostgreSQL ledger could not be connected to. `refused`: the server answered and turned
-    the login down (credentials, pg_hba.conf, unknown role or database) or the URL is malformed —
-    the URL must be fixed (CLI exit 2); otherwise the server was not reached at all (down, wrong
-    host or port, network; CLI exit 3). The message never holds the password."""
+    """The ledger could not be opened. `refused`: the path or URL must be fixed (CLI exit 2) — no
+    such SQLite file, not a database, a PostgreSQL server that answered and turned the login down
+    (credentials, pg_hba.conf, unknown role or database), a malformed URL; otherwise the server
+    was not reached at all (down, wrong host or port, network; CLI exit 3). The message never
+    holds the password."""
 
     def __init__(self, message: str, refused: bool) -> None:
         super().__init__(message)
@@ -76,19 +79,25 @@ class Db:
 
     dialect: str
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, create: bool = True) -> None:
         self.url = url
         if url.startswith(("postgresql://", "postgres://")):
             self.dialect = "postgresql"
             self._pg = _pg_connect(url)
         else:
-            path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+            if not create and not path.is_file():
+                what = "is not a file" if path.exists() else "does not exist"
+                raise LedgerConnectError(f"no ledger at {path}: it {what} (check --ledger)", refused=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             self.dialect = "sqlite"
-            self._lite = sqlite3.connect(path, timeout=60, isolation_level=None)
-            self._lite.execute("PRAGMA journal_mode=WAL")
-            self._lite.execute("PRAGMA synchronous=FULL")
-            self._lite.execute("PRAGMA busy_timeout=60000")
+            try:
+                self._lite = sqlite3.connect(path, timeout=60, isolation_level=None)
+                self._lite.execute("PRAGMA journal_mode=WAL")
+                self._lite.execute("PRAGMA synchronous=FULL")
+                self._lite.execute("PRAGMA busy_timeout=60000")
+            except sqlite3.DatabaseError as exc:
+                raise LedgerConnectError(f"{path} is not a ledger: {exc}", refused=True) from None
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
@@ -133,5 +142,6 @@ class Db:
             self._lite.close()
 
 
-def connect(url: str) -> Db:
-    return Db(url)
+def connect(url: str, create: bool = True) -> Db:
+    """`create=False`: a SQLite file must exist already (it is opened, never created)."""
+    return Db(url, create)

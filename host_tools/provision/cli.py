@@ -3,7 +3,10 @@
 The app certificate comes from --app-cert-file or EDGECALL_APP_CERT only. The station's name in
 the ledger is --station, else $EDGECALL_STATION, else the host name. A ledger that cannot be
 connected to ends the run before any device is touched: exit 3 if it was not reached, 2 if it
-refused the login (fix the URL's credentials)."""
+refused the login (fix the URL's credentials) or holds a ledger sealed with another key.
+Every run prints the ledger's head (entry count and hash of the last audit entry: `ledger_head` in
+its JSON, a line on stderr otherwise) and appends it to `--anchor FILE` when given, so that
+`edgecall ledger verify --head/--anchor` can tell a chain cut short."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +20,8 @@ from typing import Any
 
 from host_tools.device.console import DeviceConsole
 from host_tools.device.resolve import Target, resolve
-from host_tools.ledger.cli import add_ledger_option, default_url
+from host_tools.ledger import anchor
+from host_tools.ledger.cli import add_ledger_option, default_url, head_line
 from host_tools.ledger.db import LedgerConnectError
 from host_tools.ledger.ledger import Ledger, LedgerError
 from host_tools.provision.station import Config, ProvisionError, provision
@@ -66,6 +70,8 @@ def _run_batch(args: argparse.Namespace, cfg_for: Any) -> int:
     if not targets:
         print("edgecall provision: no devices (start some with `edgecall sim start`)", file=sys.stderr)
         return EXIT_USAGE
+    if args.anchor:
+        open(args.anchor, "a").close()  # a file we cannot write stops the run before any device is touched
     ledger = Ledger(args.ledger or default_url(), station=station_name(args))
     results: list[dict[str, Any]] = []
     worst = EXIT_OK
@@ -83,14 +89,20 @@ def _run_batch(args: argparse.Namespace, cfg_for: Any) -> int:
                 worst = max(worst, EXIT_TRANSPORT)
             if progress is not None:
                 progress(results[-1])
+        head = ledger.head()
     finally:
         ledger.close()
+    if args.anchor:
+        anchor.write(Path(args.anchor), head, args.ledger or default_url())
     if args.json:
-        print(json.dumps({"results": results, "ok": worst == EXIT_OK}, indent=2))
+        print(json.dumps({"results": results, "ok": worst == EXIT_OK, "ledger_head": head.as_dict() if head else None},
+                         indent=2))
     elif len(results) == 1:
         r = results[0]
         print(f"{r['device'] or r['port']}: {r['action']} (token {r['token_sha256'][:16]}…)" if r["ok"] else f"error: {r['error']}",
               file=sys.stdout if r["ok"] else sys.stderr)
+    if not args.json:
+        print(head_line(head), file=sys.stderr)
     return worst
 
 
@@ -153,12 +165,18 @@ def run(args: argparse.Namespace) -> int:
     except LedgerConnectError as exc:
         print(f"edgecall provision: {exc}; no device was touched", file=sys.stderr)
         return EXIT_USAGE if exc.refused else EXIT_TRANSPORT
+    except LedgerError as exc:  # e.g. a schema-1 ledger whose chain is broken is not sealed
+        print(f"edgecall provision: {exc}; no device was touched", file=sys.stderr)
+        return EXIT_FAIL
     except (CertError, TokenError, ValueError) as exc:
         print(f"edgecall provision: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (TransportError, TimeoutError) as exc:
         print(f"edgecall provision: {exc}", file=sys.stderr)
         return EXIT_TRANSPORT
+    except OSError as exc:  # a file named on the command line (--csv, --anchor)
+        print(f"edgecall provision: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _device_args(p: argparse.ArgumentParser, batch: bool) -> None:
@@ -174,6 +192,7 @@ def _device_args(p: argparse.ArgumentParser, batch: bool) -> None:
     if batch:
         p.add_argument("--station", metavar="NAME",
                        help="this station's name in the ledger (default: $EDGECALL_STATION or the host name)")
+        p.add_argument("--anchor", metavar="FILE", help="append the ledger's head after the run to this anchor file")
 
 
 def _token_args(p: argparse.ArgumentParser) -> None:
