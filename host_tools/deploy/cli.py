@@ -1,6 +1,9 @@
-"""`edgecall deploy --port P|--device ID [--variant vdk|board] [--reset soft|hard] [--json]`:
-copy the firmware application to a stock MicroPython board's filesystem over the raw REPL.
-Exit codes: 0 ok, 1 a written file failed verification, 2 usage/build, 3 transport."""
+"""`edgecall deploy --port P|--device ID [--variant vdk|board] [--native auto|none|ARCH] [--reset soft|hard] [--json]`:
+copy the firmware application to a stock MicroPython board's filesystem over the raw REPL; for the
+board variant also the C codecs, lib/_nc.mpy built for the board's architecture (its
+sys.implementation._mpy; host_tools/deploy/native.py), unless _nc is in its firmware.
+Exit codes: 0 ok, 1 a written file failed verification, 2 usage/build (or no _nc.mpy fits the
+board), 3 transport."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from host_tools.deploy.native import CHOICES
 from host_tools.deploy.raw_repl import DeployError, FileResult, deploy
 
 EXIT_OK, EXIT_VERIFY, EXIT_USAGE, EXIT_TRANSPORT = 0, 1, 2, 3
@@ -50,8 +54,16 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             mark = "verified" if r.verified else "VERIFY FAILED"
             print(f"{r.status:9} {mark:13} {r.size:7} {r.path}", flush=True)
 
+    from host_tools.deploy.native import NativeError
+    from host_tools.native.natmod import BuildError, ToolMissing
+
+    native = args.native if variant == "board" else None
     try:
-        report = deploy(target.port, files, variant, progress=show, reset=args.reset, timeout=args.timeout)
+        report = deploy(target.port, files, variant, progress=show, reset=args.reset, timeout=args.timeout,
+                        native=native)
+    except (NativeError, BuildError, ToolMissing) as e:
+        _err(str(e))
+        return EXIT_USAGE
     except DeployError as e:
         _err(str(e))
         return EXIT_TRANSPORT
@@ -62,6 +74,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
     else:
         t = out["totals"]
+        n = out.get("native")
+        if n:
+            what = f"{n['path']} for {n['arch']}{' with Opus' if n['opus'] else ''}" if n["arch"] else "no _nc.mpy"
+            print(f"native codecs: {what} (board: .mpy {n['board_mpy']}; {n['reason']})")
         print(f"{t['files']} files: {t['written']} written, {t['unchanged']} unchanged, {t['verified']} verified; "
               f"{t['bytes_written']} bytes in {t['write_seconds']:.2f} s "
               f"({t['throughput_bytes_per_s'] / 1024:.1f} KiB/s), total {t['seconds']:.2f} s")
@@ -77,6 +93,9 @@ def register(subparsers: Any) -> None:
     g.add_argument("--port", help="serial port path or URL")
     g.add_argument("--device", help="virtual devkit id or USB serial number")
     p.add_argument("--variant", choices=("vdk", "board"), help="file set (default: vdk for a virtual devkit, else board)")
+    p.add_argument("--native", choices=CHOICES, default="auto",
+                   help="the C codecs for the board variant: lib/_nc.mpy for the board's architecture (auto), "
+                        "none, or a given architecture")
     p.add_argument("--reset", choices=("soft", "hard"), help="reset the board after a successful deploy")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per device answer (default 10)")
     p.add_argument("--json", action="store_true")

@@ -74,6 +74,7 @@ class DeployReport:
     bytes_written: int = 0
     seconds: float = 0.0
     write_seconds: float = 0.0
+    native: dict[str, Any] | None = None  # the _nc.mpy decision (host_tools/deploy/native.py)
 
     @property
     def written(self) -> int:
@@ -99,6 +100,7 @@ class DeployReport:
                            "bytes_written": self.bytes_written, "seconds": round(self.seconds, 3),
                            "write_seconds": round(self.write_seconds, 3),
                            "throughput_bytes_per_s": round(self.throughput_bps, 1)},
+                "native": self.native,
                 "ok": not self.verify_failed}
 
 
@@ -227,15 +229,24 @@ Progress = Callable[[FileResult], None]
 
 
 def deploy(port: str, files: Mapping[str, bytes], variant: str, *, progress: Progress | None = None,
-           reset: str | None = None, timeout: float = 10.0) -> DeployReport:
+           reset: str | None = None, timeout: float = 10.0, native: str | None = None) -> DeployReport:
     """Copy `files` (device path relative to the filesystem root -> contents) to the board on `port`.
-    `reset`: None, "soft" (Ctrl-D) or "hard" (machine.reset()) after a successful deploy."""
+    `reset`: None, "soft" (Ctrl-D) or "hard" (machine.reset()) after a successful deploy.
+    `native`: None (no codec module), or "auto" / "none" / an architecture: the board's _nc.mpy
+    goes to lib/_nc.mpy with the app (host_tools/deploy/native.py; NativeError if none fits)."""
+    from host_tools.deploy import native as native_mod
+
     start = time.monotonic()
     with RawRepl(port, timeout) as repl:
         root = repl.eval("__import__('os').getcwd()")
         if not isinstance(root, str):
             raise DeployError(f"unexpected cwd {root!r}")
         report = DeployReport(port=port, variant=variant, root=root)
+        if native is not None:
+            choice, module = native_mod.plan(repl, native)
+            report.native = choice.as_dict()
+            if module is not None:
+                files = {**files, native_mod.DEVICE_PATH: module}
         full = {name: posixpath.join(root, name) for name in files}
         want = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
         before = repl.hashes(list(full.values()))

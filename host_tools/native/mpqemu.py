@@ -10,7 +10,9 @@ semihosting enabled: the device reads and writes host files through `bkpt 0xAB`,
 MicroPython's inline Thumb assembler (SEMIHOST below), which is how files get in and out quickly
 (the emulated UART takes about 10 KB/s towards the device). `Board.load()` reads exact host
 files into a read-only RAM filesystem on the device (a Python VFS) and mounts it, so that
-`import _nc` loads the very .mpy that was built. With `icount=True` QEMU runs with
+`import _nc` loads the very .mpy that was built. The firmware also has littlefs v1 (MICROPY_VFS_LFS1=1
+on the make command line): `Board.ramdisk()` mounts a littlefs RAM disk at / for tools that write
+files the way they do on a board (`edgecall deploy`, after `Board.release()`). With `icount=True` QEMU runs with
 `-icount shift=0`: virtual time advances 1 ns per instruction, so `time.ticks_us()` differences
 count thousands of instructions (`Board.calibrate()` checks this with a loop of known length).
 """
@@ -47,12 +49,13 @@ def firmware(board: str = BOARD, heap: int = HEAP, timeout: float = 900.0) -> Pa
     elf = out / "firmware.elf"
     stamp = out / "make-args"
     tree = micropython.source()
-    args = [f"BOARD={board}", f"BUILD={out}", f"MICROPY_HEAP_SIZE={heap}"]
+    args = [f"BOARD={board}", f"BUILD={out}", f"MICROPY_HEAP_SIZE={heap}", "MICROPY_VFS_LFS1=1"]
     if elf.is_file() and stamp.is_file() and stamp.read_text() == " ".join(args):
         return elf
     if shutil.which("arm-none-eabi-gcc") is None:
         raise BoardError("arm-none-eabi-gcc not found: install the Debian package gcc-arm-none-eabi (./edgecall installs it)")
     micropython.mpy_cross()  # the port freezes modules with it
+    shutil.rmtree(out, ignore_errors=True)  # make does not rebuild objects for new variables
     p = subprocess.run(["make", "-j2", "-C", str(tree / "ports" / "qemu"), *args], capture_output=True, text=True,
                        timeout=timeout)
     if p.returncode != 0 or not elf.is_file():
@@ -157,6 +160,34 @@ def load(mount, files):
     sys.path.insert(0, mount)
 '''
 
+RAMDISK = r'''
+class RAMBlockDev:
+    """MicroPython's extended block device protocol over a bytearray (4 KiB erase blocks)."""
+    def __init__(self, blocks, size=4096):
+        self.size = size
+        self.data = bytearray(blocks * size)
+    def readblocks(self, n, buf, off=0):
+        a = n * self.size + off
+        buf[:] = memoryview(self.data)[a:a + len(buf)]
+    def writeblocks(self, n, buf, off=None):
+        a = n * self.size + (off or 0)
+        self.data[a:a + len(buf)] = buf
+    def ioctl(self, op, arg):
+        if op == 4:
+            return len(self.data) // self.size
+        if op == 5:
+            return self.size
+        if op == 6:
+            return 0
+
+def ramdisk(kib):
+    import os
+    bdev = RAMBlockDev(kib // 4)
+    vfs.VfsLfs1.mkfs(bdev)
+    vfs.mount(vfs.VfsLfs1(bdev), "/")
+    os.chdir('/')
+'''
+
 # A loop of known length for the instruction clock: 2 instructions per round (subs, bne).
 CALIBRATE = r'''
 @micropython.asm_thumb
@@ -250,6 +281,24 @@ class Board:
         self.transport.exit_raw_repl()
         self.transport.enter_raw_repl(soft_reset=True, timeout_overall=self.timeout)
         self.setup()
+
+    def ramdisk(self, kib: int = 768) -> None:
+        """A littlefs filesystem on a RAM block device mounted at / (the working directory)."""
+        self.exec(RAMDISK + f"ramdisk({kib})")
+
+    def release(self) -> None:
+        """Leaves the raw REPL and closes the pty, so that another tool can drive the board."""
+        t, self.transport = self.transport, None
+        if t is not None:
+            t.exit_raw_repl()
+            t.close()
+
+    def reconnect(self) -> None:
+        """Opens the pty again after release() (the raw REPL, without a reset)."""
+        from mpremote.transport_serial import SerialTransport  # type: ignore[import-untyped]
+
+        self.transport = SerialTransport(self.port, baudrate=115200)
+        self.transport.enter_raw_repl(soft_reset=False, timeout_overall=self.timeout)
 
     def load(self, mount: str, files: dict[str, Path]) -> None:
         """Exact host files into a RAM filesystem at `mount` (first on sys.path)."""
