@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from host_tools.audiofiles import fnv1a64
+from host_tools.bench import codec as bench_codec
 from host_tools.native import mpqemu, natmod
 from tests.vector_digests import expected
 
@@ -306,3 +307,25 @@ def test_instruction_clock_counts_instructions() -> None:
     """Under -icount shift=0 a loop of 2,000,000 instructions reads 2,000 µs on time.ticks_us()."""
     with mpqemu.Board(icount=True) as b:
         assert b.calibrate(1_000_000) == pytest.approx(1000.0, rel=0.002)
+
+
+def test_bench_figures_per_architecture(mpys: dict[str, Path]) -> None:
+    """`edgecall bench codec`'s _nc.mpy section: every architecture measured, Opus where built."""
+    r = bench_codec.natmod_figures(frames=20)
+    assert r["instructions_per_us"] == pytest.approx(1000.0, rel=0.002) and r["frames"] == 20
+    assert set(r["archs"]) == set(natmod.ARCHS)
+    base = {"loop+slice", "g722-enc+dec", "g722-enc+dec-new-bytes", "media-g722-tx", "media-g722-rx",
+            "media-g722-tx+rx"}
+    opus = {"media-opus-tx", "media-opus-rx", "media-opus-tx+rx"}
+    for arch, a in r["archs"].items():
+        ipf = a["instructions_per_20ms"]
+        assert set(ipf) == base | (opus if arch in natmod.OPUS_ARCHS else set()), arch
+        assert a["mpy_bytes"] == mpys[arch].stat().st_size and a["opus"] == (arch in natmod.OPUS_ARCHS)
+        # the module's code is copied into the heap when imported
+        assert a["mpy_bytes"] * 0.9 < a["loaded_heap_bytes"] < a["mpy_bytes"] * 1.2, arch
+        assert 0 < ipf["loop+slice"] < 10_000 < ipf["g722-enc+dec"] < ipf["g722-enc+dec-new-bytes"]
+        assert ipf["media-g722-tx+rx"] == ipf["media-g722-tx"] + ipf["media-g722-rx"]
+    # the same C costs more instructions in Thumb-1 (armv6m) than in Thumb-2; Opus encodes dearly
+    ipf = {arch: a["instructions_per_20ms"] for arch, a in r["archs"].items()}
+    assert ipf["armv6m"]["g722-enc+dec"] > ipf["armv7m"]["g722-enc+dec"] * 1.3
+    assert ipf["armv7emsp"]["media-opus-tx"] > 3 * ipf["armv7emsp"]["media-g722-tx"]

@@ -15,6 +15,14 @@
   decoding, concealment and FEC recovery (tests/c/opus_harness.c bench), in the M4 build (libopus's
   ARMv7E-M DSP inline assembly, -O2) and in plain C; encoder and decoder state and deepest stack;
   libopus's flash in the linked image at -O2 and -Os (from the linker map: only what is kept).
+- `_nc.mpy`, native_codec as MicroPython dynamic native modules for boards (armv6m, armv7m,
+  armv7emsp with Opus; host_tools/native/natmod.py): file size, heap taken once imported, and
+  instructions per 20 ms frame called from MicroPython (each exact file loaded into MicroPython's
+  stock ports/qemu on QEMU mps2-an500 under -icount shift=0, time.ticks_us() calibrated against a
+  loop of known length): the measuring loop itself (loop+slice, included in every other
+  figure), G.722 encode+decode into the caller's buffers and with new bytes, the
+  media stack's sender (push + poll_into) and receiver (on_packet + pull_into +
+  poll_feedback_into) for G.722 and, where present, Opus (24 kbit/s, complexity 0).
 """
 from __future__ import annotations
 
@@ -192,6 +200,94 @@ def opus_m4() -> dict[str, Any]:
     }
 
 
+# Runs on the device with _nc imported and the helpers of host_tools.native.mpqemu: instructions
+# per 20 ms frame (mean over `frames`), `ipus` instructions per time.ticks_us() microsecond.
+NATMOD_BENCH = r'''
+import time, gc
+
+def _per_frame(fn, frames, ipus):
+    gc.collect()
+    t0 = time.ticks_us()
+    for i in range(frames):
+        fn(i)
+    return int(time.ticks_diff(time.ticks_us(), t0) * ipus / frames)
+
+def bench(pcm_path, frames, ipus):
+    pcm = memoryview(sh_read(pcm_path))
+    out = {}
+    enc, dec = _nc.g722_enc_new(64000), _nc.g722_dec_new(64000)
+    codes, back = bytearray(160), bytearray(640)
+    def g722_into(i):
+        _nc.g722_encode_into(enc, pcm[640 * i:640 * i + 640], codes)
+        _nc.g722_decode_into(dec, codes, back)
+    def g722_alloc(i):
+        _nc.g722_decode(dec, _nc.g722_encode(enc, pcm[640 * i:640 * i + 640]))
+    def loop_only(i):
+        pcm[640 * i:640 * i + 640]
+    out['loop+slice'] = _per_frame(loop_only, frames, ipus)  # the harness's own share of each figure
+    out['g722-enc+dec'] = _per_frame(g722_into, frames, ipus)
+    out['g722-enc+dec-new-bytes'] = _per_frame(g722_alloc, frames, ipus)
+    codecs = [(2, 'g722')] + ([(4, 'opus')] if hasattr(_nc, 'opus_version') else [])
+    for code, name in codecs:
+        def tx_new():
+            return _nc.media_tx_new(code, 20, 40, 0, 0, 1, 16, 0, 64000, 96, 97, 1000, 1, 2, 3, 4, 111, 24000, 0, 0)
+        rec, pkts = tx_new(), []
+        for i in range(frames):
+            _nc.media_tx_push(rec, pcm[640 * i:640 * i + 640], 20 * i)
+            got = []
+            p = _nc.media_tx_poll(rec, 20 * i)
+            while p is not None:
+                got.append(p)
+                p = _nc.media_tx_poll(rec, 20 * i)
+            pkts.append(got)
+        tx = tx_new()
+        rx = _nc.media_rx_new(code, 20, 60, 400, None, 0, 0, 1, 100, 2, 96, 97, 1000, 9)
+        buf, play = bytearray(_nc.MAX_PACKET), bytearray(640)
+        def send(i):
+            _nc.media_tx_push(tx, pcm[640 * i:640 * i + 640], 20 * i)
+            while _nc.media_tx_poll_into(tx, buf, 20 * i):
+                pass
+        def receive(i):
+            for p in pkts[i]:
+                _nc.media_rx_packet(rx, p, 20 * i)
+            _nc.media_rx_pull_into(rx, play, 20 * i)
+            while _nc.media_rx_poll_feedback_into(rx, buf, 20 * i):
+                pass
+        out['media-%s-tx' % name] = _per_frame(send, frames, ipus)
+        out['media-%s-rx' % name] = _per_frame(receive, frames, ipus)
+        out['media-%s-tx+rx' % name] = out['media-%s-tx' % name] + out['media-%s-rx' % name]
+    return out
+'''
+
+
+def natmod_figures(frames: int = 100) -> dict[str, Any]:
+    """_nc.mpy per architecture: size, heap once imported, instructions per 20 ms frame."""
+    from host_tools.native import mpqemu, natmod
+
+    pcm = TESTDATA / "itu-stl" / "g722" / "inpsp.bin"  # 16 kHz speech, 6 s
+    frames = min(frames, pcm.stat().st_size // 640)
+    archs: dict[str, Any] = {}
+    with mpqemu.Board(icount=True, timeout=600) as board:
+        ipus = board.calibrate()
+        for arch, path in natmod.build_all().items():
+            board.soft_reset()
+            board.load("/nc", {"_nc.mpy": path})
+            free = board.exec("import gc\ngc.collect()\nf = gc.mem_free()\nimport _nc\ngc.collect()\n"
+                              "print(f - gc.mem_free())")
+            board.exec(NATMOD_BENCH)
+            got = board.exec(f"print(bench({str(pcm.resolve())!r}, {frames}, {ipus!r}))", timeout=900)
+            archs[arch] = {"mpy_bytes": path.stat().st_size, "loaded_heap_bytes": int(free),
+                           "opus": arch in natmod.OPUS_ARCHS,
+                           "instructions_per_20ms": {k: int(v) for k, v in eval(got).items()}}  # noqa: S307 - our device's dict of ints
+    return {
+        "board": f"MicroPython {mpqemu.micropython.VERSION} ports/qemu {mpqemu.BOARD} on QEMU {mpqemu.MACHINE} "
+                 "(Cortex-M7), -icount shift=0",
+        "instructions_per_us": ipus,
+        "frames": frames,
+        "archs": archs,
+    }
+
+
 def state_sizes() -> dict[str, int]:
     from native_codec import lib
 
@@ -242,8 +338,15 @@ def run(json_out: bool, quick: bool) -> int:
         "footprint_os": size,
         "state_bytes": state_sizes(),
         "opus_m4": opus_m4(),
+        "natmod": natmod_figures(20 if quick else 100),
         "targets": _targets(host, instr, size),
     }
+    m4 = instr.get("m4", {})
+    if "g722-enc" in m4 and "g722-dec" in m4:  # what MicroPython's call adds to the bare-metal codec
+        bare = m4["g722-enc"]["mean"] + m4["g722-dec"]["mean"]
+        result["natmod"]["bare_metal_m4_g722_enc+dec"] = bare
+        for a in result["natmod"]["archs"].values():
+            a["g722_enc+dec_over_bare_metal_m4"] = a["instructions_per_20ms"]["g722-enc+dec"] - bare
     emit(result, json_out, _print_human)
     return 0
 
@@ -264,5 +367,14 @@ def _print_human(r: dict[str, Any]) -> None:
     con.print("Opus state bytes: " + ", ".join(f"{k} {v}" for k, v in op["state_bytes"].items())
               + "; deepest stack: " + ", ".join(f"{k} {v}" for k, v in op["stack_bytes"].items()))
     con.print("libopus flash (linked, M4): " + ", ".join(f"-{k} {v['flash']}" for k, v in op["libopus_flash"].items()))
+    nm = r["natmod"]
+    t = table(f"_nc.mpy: instructions per 20 ms from MicroPython ({nm['board']})",
+              ("op", *nm["archs"]))
+    ops = sorted({op for a in nm["archs"].values() for op in a["instructions_per_20ms"]})
+    for op in ops:
+        t.add_row(op, *(str(a["instructions_per_20ms"].get(op, "-")) for a in nm["archs"].values()))
+    t.add_row(".mpy bytes", *(str(a["mpy_bytes"]) for a in nm["archs"].values()))
+    t.add_row("heap once imported", *(str(a["loaded_heap_bytes"]) for a in nm["archs"].values()))
+    con.print(t)
     for row in r["targets"]:
         con.print(f"{'met ' if row['met'] else 'MISSED'} {row['name']}: {row['value']} (target {row['target']})")
