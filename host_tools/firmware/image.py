@@ -4,6 +4,11 @@ payload = archive.pack(files): the firmware and hal .mpy files of variant "vdk" 
 edgecall/version.mpy compiled for the image's version), lib/native_codec.wasm (the wasm32 build)
 and manifest.json; then `imgtool sign` makes it an MCUboot image (header 0x200, Ed25519 or
 ECDSA P-256 signature, KEYHASH TLV). Output: build/images/edgecall-<version>.bin.
+
+`build_arm_image` makes the image of an ARM devkit instead: payload = the devkit firmware binary
+with the application frozen in (host_tools/native/devkit.py, built for the image's version), and
+the board TLV (host_tools/firmware/armimage.py) naming the machine it runs on. Output:
+build/images/edgecall-<version>-mps2-an386.bin.
 """
 from __future__ import annotations
 
@@ -72,15 +77,19 @@ def with_manifest(files: dict[str, bytes], version: str) -> dict[str, bytes]:
     return out
 
 
-def sign(payload: bytes, key: Path, version: str, out: Path, slot_size: int = DEFAULT_SLOT_SIZE) -> None:
-    """Wraps `payload` into a signed MCUboot image with imgtool."""
+def sign(payload: bytes, key: Path, version: str, out: Path, slot_size: int = DEFAULT_SLOT_SIZE,
+         tlvs: dict[int, bytes] | None = None) -> None:
+    """Wraps `payload` into a signed MCUboot image with imgtool (`tlvs`: protected vendor TLVs)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "payload.bin"
         raw.write_bytes(payload)
         cmd = [*keys.imgtool_cmd(), "sign", "--key", str(key), "--header-size", hex(HEADER_SIZE),
                "--pad-header", "--align", "4", "--version", version, "--slot-size", hex(slot_size),
-               "--public-key-format", "hash", str(raw), str(out)]
+               "--public-key-format", "hash"]
+        for tag, value in (tlvs or {}).items():
+            cmd += ["--custom-tlv", hex(tag), "0x" + value.hex()]
+        cmd += [str(raw), str(out)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         msg = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
@@ -105,4 +114,35 @@ def build_image(key: Path | None = None, version: str | None = None, out: Path |
     return ImageInfo(path=str(out), version=str(img.version), size=len(data),
                      sha256=hashlib.sha256(data).hexdigest(), image_hash=img.hash.hex(),
                      key_hash=keys.key_hash(key), key_type=keys.key_type(key), files=len(content),
+                     slot_size=slot_size)
+
+
+ARM_SLOT_SIZE = 1024 * 1024
+
+
+def build_arm_image(key: Path | None = None, version: str | None = None, out: Path | None = None,
+                    slot_size: int = ARM_SLOT_SIZE) -> ImageInfo:
+    """Builds the ARM devkit firmware for `version` and signs it as an MCUboot image."""
+    from host_tools.firmware import armimage
+    from host_tools.native import devkit
+
+    key = Path(key) if key else keys.dev_key()
+    if not key.is_file():
+        raise ImageBuildError(f"signing key {key} not found: create one with `edgecall keys generate`")
+    if version is None:
+        version = (build.FIRMWARE / "edgecall" / "version.py").read_text().split('"')[1]
+    mcuboot.Version.parse(version)
+    try:
+        fw = devkit.build(version)
+    except devkit.BuildError as e:
+        raise ImageBuildError(str(e)) from e
+    payload = fw.bin.read_bytes()
+    out = out or IMAGE_DIR / f"edgecall-{version}-{armimage.MACHINE.decode()}.bin"
+    sign(payload, key, version, out, slot_size, {armimage.BOARD_TLV: armimage.MACHINE})
+    data = out.read_bytes()
+    img = mcuboot.parse(data)
+    armimage.check(img)
+    return ImageInfo(path=str(out), version=str(img.version), size=len(data),
+                     sha256=hashlib.sha256(data).hexdigest(), image_hash=img.hash.hex(),
+                     key_hash=keys.key_hash(key), key_type=keys.key_type(key), files=0,
                      slot_size=slot_size)

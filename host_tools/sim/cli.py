@@ -67,14 +67,30 @@ def factory_firmware() -> dict[str, bytes]:
     return build.files("vdk")
 
 
+def factory_image() -> bytes:
+    """An ARM devkit's factory image: the application's firmware built from the working tree,
+    signed with the development key (what the factory writes into the primary slot)."""
+    from host_tools.firmware import image
+
+    try:
+        return Path(image.build_arm_image().path).read_bytes()
+    except image.ImageBuildError as e:
+        raise manager.SimError(f"the factory image did not build: {e}", 1) from e
+
+
 @_guard
 def cmd_start(args: argparse.Namespace) -> int:
     if args.count < 1:
         _err("--count must be at least 1")
         return EXIT_USAGE
-    firmware = None if args.blank else factory_firmware()
-    devices = manager.start(count=args.count, ids=args.id, heap=args.heap, baud=args.baud,
-                            blank=args.blank, mic=args.mic, camera=args.camera, install_files=firmware)
+    if args.kind == state.KIND_ARM:
+        image = None if args.blank else factory_image()
+        devices = manager.start(count=args.count, ids=args.id, baud=args.baud, blank=args.blank,
+                                kind=args.kind, factory_image=image)
+    else:
+        firmware = None if args.blank else factory_firmware()
+        devices = manager.start(count=args.count, ids=args.id, heap=args.heap, baud=args.baud,
+                                blank=args.blank, mic=args.mic, camera=args.camera, install_files=firmware)
     if args.json:
         print(json.dumps([d.short() for d in devices]))
     else:
@@ -162,6 +178,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                    help="erase the flash and install nothing (default: install the firmware built from the working tree)")
     s.add_argument("--mic", type=Path, help="16-bit mono WAV file the microphone plays (hal audio)")
     s.add_argument("--camera", type=Path, help="folder of raw frames for the camera (hal camera)")
+    s.add_argument("--kind", choices=state.KINDS, default=state.KIND_WASM,
+                   help="wasm: MicroPython's WebAssembly build in Node (default); arm: MicroPython on an "
+                        "emulated Cortex-M4 board (QEMU mps2-an386), its factory image in the primary slot")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_start)
 

@@ -1,6 +1,7 @@
 """Starting, stopping, listing and power-cutting virtual devkits.
 
-A device's processes are a supervisor (session and process-group leader) and its Node child; the
+A device's processes are a supervisor (session and process-group leader) and its CPU's process
+(QEMU for an ARM devkit, Node for a WebAssembly one); the
 state folder (state.py) says which pid leads the group. `stop` asks the supervisor to shut down
 (SIGTERM); `power_cut` kills the whole group at once (SIGKILL), so whatever the firmware had not
 closed or synced is lost; either way the flash folder stays and `start` with the same id boots
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from host_tools.paths import ROOT
-from host_tools.sim import board, line, state
+from host_tools.sim import board, line, qemu, state
 from host_tools.sim.camera import reset_video
 
 BOOT_TIMEOUT = 30.0
@@ -134,6 +135,8 @@ def start(
     camera: Path | None = None,
     boot_key: Path | None = None,
     slot_size: int | None = None,
+    kind: str = state.KIND_WASM,
+    factory_image: bytes | None = None,
 ) -> list[DeviceInfo]:
     """Starts devices and waits until each REPL is up.
 
@@ -144,6 +147,12 @@ def start(
     board.py); the speaker recording starts empty. The bootloader's config gets the public key of
     `boot_key` (default: the development key build/keys/dev-ed25519.pem, created on first use);
     `blank` also erases its slots.
+
+    `kind` "arm" starts ARM devkits (MicroPython on QEMU mps2-an386): their flash is a littlefs
+    image (flash.bin, formatted at first boot) and an empty primary slot boots the base firmware
+    (host_tools/native/devkit.py builds it on first use); `factory_image` (a signed ARM image) is
+    written into the primary slot, confirmed, as a factory would; `install_files`, `mic` and
+    `camera` are for WebAssembly devkits only so far.
     """
     from host_tools.sim.setup import ensure_node_modules
 
@@ -152,6 +161,13 @@ def start(
         raise SimError("heap must be at least 16 KiB", 2)
     if baud not in line.STANDARD_BAUDS:
         raise SimError(f"unsupported baud rate {baud} (standard rates: 9600, 115200, ...)", 2)
+    if kind not in state.KINDS:
+        raise SimError(f"unknown devkit kind {kind!r} (one of {', '.join(state.KINDS)})", 2)
+    arm = kind == state.KIND_ARM
+    if arm and (install_files or mic is not None or camera is not None):
+        raise SimError("ARM devkits do not take files, a microphone or a camera yet", 2)
+    if arm and heap != state.DEFAULT_HEAP:
+        raise SimError("an ARM devkit's heap is built into its firmware (192 KiB)", 2)
     dirs = [_device_dir(n, root) for n in names]
     extra: dict[str, str] = {}
     if mic is not None:
@@ -166,7 +182,10 @@ def start(
     for d in dirs:
         if d.exists() and _alive(d.read().pid, d.path):
             raise SimError(f"device {d.id} is already running (pid {d.read().pid})", 2)
-    ensure_node_modules()
+    if arm:
+        extra["base_firmware"] = str(_base_firmware())
+    else:
+        ensure_node_modules()
     from host_tools.firmware import keys
     from host_tools.sim.bootloader import store as boot_store
 
@@ -174,6 +193,10 @@ def start(
     for d in dirs:
         if blank and d.flash.exists():
             shutil.rmtree(d.flash)
+        if blank:
+            (d.path / qemu.FLASH_FILE).unlink(missing_ok=True)
+        if arm:
+            check_flash(d.path / qemu.FLASH_FILE)
         if blank and (d.path / "boot").exists():
             shutil.rmtree(d.path / "boot")
         old_cfg = boot_store.BootStore(d.path).config() if (d.path / "boot" / "config.json").exists() else {}
@@ -181,15 +204,56 @@ def start(
                                 slot_size or int(old_cfg.get("slot_size", boot_store.DEFAULT_SLOT_SIZE)),
                                 bool(old_cfg.get("allow_downgrade", False)), int(old_cfg.get("swap_step_ms", 0)))
         d.flash.mkdir(parents=True, exist_ok=True)
+        if factory_image is not None:
+            store = boot_store.BootStore(d.path)
+            if store.slot(0) != factory_image:
+                store.write_slot(0, factory_image)
+                store.write_trailer(0, {"test": False})
         if install_files:
             _install(d.flash, install_files)
         d.write(state.DeviceState(id=d.id, heap=heap, baud=baud, status=state.STATUS_STARTING,
-                                  extra=dict(extra)))
+                                  extra=dict(extra), kind=kind))
         d.device_log.unlink(missing_ok=True)
         board.reset_audio(d)
         reset_video(d)
         _spawn(d)
     return [_wait_running(d, timeout) for d in dirs]
+
+
+LITTLEFS_MAGIC = b"littlefs"
+
+
+def check_flash(path: Path) -> None:
+    """An ARM devkit's flash file must be the board's size and hold littlefs (or be erased)."""
+    from host_tools.native import devkit
+
+    if not path.exists():
+        return
+    size = path.stat().st_size
+    if size != devkit.FLASH_BYTES:
+        raise SimError(f"{path}: {size} bytes; the devkit's flash is {devkit.FLASH_BYTES} bytes", 2)
+    with open(path, "rb") as f:
+        head = f.read(2 * 4096)
+    blocks = (head[:4096], head[4096:])
+    if any(b[8:16] == LITTLEFS_MAGIC for b in blocks):
+        return
+    if all(b == b"\xff" * len(b) for b in blocks):
+        return  # erased: the board formats it at its first boot
+    raise SimError(f"{path} is not a littlefs image (no superblock) and not erased; "
+                   "start the device with --blank to erase it", 2)
+
+
+def _base_firmware() -> Path:
+    """The ARM devkits' base firmware, built (or brought up to date) now."""
+    from host_tools.native import devkit, micropython
+
+    try:
+        qemu.binary()
+        return devkit.build().bin
+    except qemu.QemuMissing as e:
+        raise SimError(str(e), 1) from e
+    except (devkit.BuildError, micropython.SourceError) as e:
+        raise SimError(f"the ARM devkit firmware did not build: {e}", 1) from e
 
 
 def _wait_running(d: state.DeviceDir, timeout: float) -> DeviceInfo:

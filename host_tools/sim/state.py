@@ -17,6 +17,9 @@ from pathlib import Path
 from host_tools.paths import BUILD
 
 DEFAULT_HEAP = 192 * 1024
+KIND_WASM = "wasm"  # MicroPython's WebAssembly build in Node (host_tools/sim/vdk)
+KIND_ARM = "arm"  # MicroPython's ports/qemu on QEMU mps2-an386 (hal/devkit, host_tools/sim/qemu.py)
+KINDS = (KIND_WASM, KIND_ARM)
 DEFAULT_BAUD = 115200
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -52,10 +55,11 @@ class DeviceState:
     baud: int = DEFAULT_BAUD
     status: str = STATUS_OFF
     pid: int | None = None  # the supervisor (process group leader)
-    node_pid: int | None = None
+    node_pid: int | None = None  # the CPU's process: Node (wasm) or QEMU (arm)
     port: str | None = None
     boots: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    kind: str = KIND_WASM
 
 
 class DeviceDir:

@@ -2,10 +2,12 @@
 
 It is the device's board around the CPU: it owns the pseudo-terminal (the USB-serial bridge the
 host opens), paces both directions at the line rate the host set on it (read from the master
-side, see line.py), and runs the Node process (vdk/device.mjs) with its stdin/stdout as the
-UART. A hard reset (machine.reset(): Node exits with HARD_RESET_EXIT) starts a new Node process on
-the same pty; a crash does too, a few times. SIGTERM stops the device. A power cut is SIGKILL of
-the whole process group (this process leads it), done by the manager.
+side, see line.py), and runs the CPU's process with its stdin/stdout as the UART: QEMU for an ARM
+devkit (kind "arm", host_tools/sim/qemu.py), Node (vdk/device.mjs) for a WebAssembly one. A hard
+reset (machine.reset(): the process exits with HARD_RESET_EXIT) starts a new process on the same
+pty; so does a watchdog reset (QEMU under -no-reboot exits with 0) and a crash, a few times.
+SIGTERM stops the device. A power cut is SIGKILL of the whole process group (this process leads
+it), done by the manager.
 
 Before each start of Node the bootloader (host_tools/sim/bootloader, MCUboot semantics) runs in
 this process: it finishes or reverts swaps and installs the primary image into the flash folder.
@@ -28,13 +30,13 @@ import time
 from pathlib import Path
 from typing import IO
 
-from host_tools.sim import line, state
+from host_tools.sim import line, qemu, state
 from host_tools.sim.bootloader import Bootloader
 from host_tools.sim.bootloader.smp_server import SmpServer
 from host_tools.sim.pacing import Pacer
 
 VDK = Path(__file__).resolve().parent / "vdk"
-HARD_RESET_EXIT = 42
+HARD_RESET_EXIT = qemu.EXIT_RESET
 F_SETPIPE_SZ = 1031
 PIPE_BYTES = 4096  # a small TX FIFO: the VM blocks on print() when the host side is behind
 STALL_DROP_SECONDS = 0.5  # host not reading the pty for this long: drop output, as a UART would
@@ -69,7 +71,7 @@ class Supervisor:
         self.node: subprocess.Popen[bytes] | None = None
         self.ctl_r = -1
         self.ctl_buf = b""
-        self.boot = Bootloader(self.dir.path, log=log)
+        self.boot = Bootloader(self.dir.path, log=log, kind=self.cfg.kind)
         self.recovery: SmpServer | None = None  # serial recovery (bootloader mode) while set
         self.want_recovery = False
         self.wake_r, wake_w = os.pipe()
@@ -104,22 +106,15 @@ class Supervisor:
             return
         ctl_r, ctl_w = os.pipe()
         device_log: IO[bytes] = open(self.dir.device_log, "ab")  # noqa: SIM115 (child keeps it)
-        cmd = [
-            node_binary(),
-            str(VDK / "device.mjs"),
-            "--flash", str(self.dir.flash),
-            "--uid", state.unique_id(self.cfg.id),
-            "--heap", str(self.cfg.heap),
-            "--reset-cause", str(reset_cause),
-            "--control-fd", str(ctl_w),
-            "--state-dir", str(self.dir.path),
-        ]
-        for key in ("mic", "camera"):  # hal.vdk.audio / .camera sources (manager.start)
-            if self.cfg.extra.get(key):
-                cmd += [f"--{key}", self.cfg.extra[key]]
+        if self.cfg.kind == state.KIND_ARM:
+            kernel = decision.kernel or Path(self.cfg.extra["base_firmware"])
+            cmd = qemu.command(kernel, state.unique_id(self.cfg.id), reset_cause, ctl_w)
+            cwd = self.dir.path
+        else:
+            cmd, cwd = self.node_command(reset_cause, ctl_w), VDK
         self.node = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=device_log,
-            pass_fds=(ctl_w,), cwd=VDK,
+            pass_fds=(ctl_w,), cwd=cwd,
         )
         device_log.close()
         os.close(ctl_w)
@@ -134,7 +129,23 @@ class Supervisor:
         self.ctl_buf = b""
         self.to_node = b""
         self.dir.update(node_pid=self.node.pid, status=state.STATUS_BOOTING)
-        log(f"node {self.node.pid} started (reset cause {reset_cause})")
+        log(f"{Path(cmd[0]).name} {self.node.pid} started (reset cause {reset_cause})")
+
+    def node_command(self, reset_cause: int, ctl_w: int) -> list[str]:
+        cmd = [
+            node_binary(),
+            str(VDK / "device.mjs"),
+            "--flash", str(self.dir.flash),
+            "--uid", state.unique_id(self.cfg.id),
+            "--heap", str(self.cfg.heap),
+            "--reset-cause", str(reset_cause),
+            "--control-fd", str(ctl_w),
+            "--state-dir", str(self.dir.path),
+        ]
+        for key in ("mic", "camera"):  # hal.vdk.audio / .camera sources (manager.start)
+            if self.cfg.extra.get(key):
+                cmd += [f"--{key}", self.cfg.extra[key]]
+        return cmd
 
     def reap(self) -> None:
         """Called when the Node process has gone: restart it as a board would come back."""
@@ -152,9 +163,13 @@ class Supervisor:
             log("hard reset")
             self.spawn(RESET_HARD)
             return
+        if self.cfg.kind == state.KIND_ARM and rc == qemu.EXIT_BOOTLOADER:
+            self.enter_recovery("machine.bootloader()")
+            return
         now = time.monotonic()
         self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW] + [now]
-        log(f"node exited with {rc}")
+        log(f"{'watchdog reset' if self.cfg.kind == state.KIND_ARM and rc == qemu.EXIT_WATCHDOG else 'exited'}"
+            f" (status {rc})")
         if len(self.crashes) >= MAX_CRASHES:
             log("crashing repeatedly: giving up (see device.log)")
             self.dir.update(status=state.STATUS_CRASHED, node_pid=None)

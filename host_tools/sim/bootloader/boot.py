@@ -5,10 +5,14 @@
    (flash/.boot/image_ok) is swapped back: revert;
 3. a pending secondary (trailer1) that verifies and is not a downgrade is swapped in, for one
    test boot or permanently; one that fails is erased;
-4. the primary is verified (hash, key, signature) and installed into the flash folder; then
-   MicroPython starts. No verifiable primary: serial recovery (SMP) instead. No bootloader config
-   or an empty primary slot with no image ever installed: the flash folder boots as it is (a devkit
-   with plain MicroPython).
+4. the primary is verified (hash, key, signature) and installed; then MicroPython starts. No
+   verifiable primary: serial recovery (SMP) instead. No bootloader config or an empty primary
+   slot with no image ever installed: the board boots as it is (a devkit with plain MicroPython).
+
+What "installed" means depends on the devkit's kind: a WebAssembly devkit's image is an archive
+of the application's files, written into its flash folder (install.py); an ARM devkit's image is
+the firmware binary itself (host_tools/native/devkit.py), which the bootloader hands to QEMU
+(Decision.kernel); its empty slot boots the base firmware (MicroPython without the application).
 
 Swap (files, each step atomic and idempotent; swap.json is rewritten after each):
    step 1: scratch <- slot0    step 2: slot0 <- slot1    step 3: slot1 <- scratch (rename)
@@ -24,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from host_tools.firmware import archive, mcuboot
+from host_tools.firmware import archive, armimage, mcuboot
 from host_tools.sim.bootloader import install
 from host_tools.sim.bootloader.store import BootStore, atomic_write
 
@@ -35,11 +39,13 @@ SWAP = "swap.json"
 class Decision:
     run: bool  # start MicroPython (else stay in serial recovery)
     reason: str
+    kernel: Path | None = None  # ARM devkits: the firmware binary to boot (None: the base firmware)
 
 
 class Bootloader:
-    def __init__(self, device_dir: Path, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, device_dir: Path, log: Callable[[str], None] | None = None, kind: str = "wasm") -> None:
         self.store = BootStore(device_dir)
+        self.arm = kind == "arm"
         self._log: Callable[[str], None] = log or (lambda msg: None)
         self.step_hook: Callable[[str, int], None] | None = None  # called between swap steps
 
@@ -52,9 +58,12 @@ class Bootloader:
             return None
         try:
             img = mcuboot.verify(data, self.store.public_der)
-            archive.unpack(img.payload)
+            if self.arm:
+                armimage.check(img)
+            else:
+                archive.unpack(img.payload)
             return img
-        except (mcuboot.InvalidImage, archive.ArchiveError) as e:
+        except (mcuboot.InvalidImage, archive.ArchiveError, armimage.WrongFirmware) as e:
             self.log(f"image rejected: {e}")
             return None
 
@@ -139,11 +148,13 @@ class Bootloader:
                 self.start_swap("perm" if t1.get("permanent") else "test")
         raw0 = s.slot(0)
         if raw0 is None:
-            if install.installed(s.flash):
+            if (install.installed_binary(s.dir) if self.arm else install.installed(s.flash)):
                 return Decision(False, "no image in the primary slot")
-            return Decision(True, "empty primary slot: flash boots as it is")
+            return Decision(True, "empty primary slot: the board boots as it is")
         img = self.primary()
         if img is None:
             return Decision(False, "primary image invalid")
+        if self.arm:
+            return Decision(True, f"booting {img.version}", install.install_binary(s.dir, img))
         install.install(s.flash, img)
         return Decision(True, f"booting {img.version}")

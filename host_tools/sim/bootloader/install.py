@@ -1,4 +1,6 @@
-"""Booting an image on the virtual devkit = its files in the MicroPython flash folder.
+"""Booting an image on the virtual devkit: on a WebAssembly devkit, its files in the MicroPython
+flash folder (install); on an ARM devkit, its firmware binary in the boot folder, which QEMU loads
+(install_binary: boot/app.bin, written atomically, and boot/app.json naming the image).
 
 Each file is written to a temporary name and renamed over the old one; files of the previously
 installed image that the new one lacks are removed; .boot/installed.json (image hash, version,
@@ -58,3 +60,23 @@ def install(flash: Path, img: Image) -> bool:
     marker = {"hash": img.hash.hex(), "version": str(img.version), "files": sorted(files)}
     atomic_write(flash / MARKER, json.dumps(marker).encode())
     return True
+
+
+APP_BIN = "app.bin"
+APP_MARKER = "app.json"
+
+
+def installed_binary(boot_dir: Path) -> dict[str, object]:
+    try:
+        return dict(json.loads((boot_dir / APP_MARKER).read_text()))
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def install_binary(boot_dir: Path, img: Image) -> Path:
+    """Puts the image's firmware where QEMU boots it from (unless it is there); returns that path."""
+    path = boot_dir / APP_BIN
+    if installed_binary(boot_dir).get("hash") != img.hash.hex() or not path.is_file():
+        atomic_write(path, img.payload)
+        atomic_write(boot_dir / APP_MARKER, json.dumps({"hash": img.hash.hex(), "version": str(img.version)}).encode())
+    return path
