@@ -1,9 +1,15 @@
 // lan_netif.c — the devkit's LAN9118 as lwIP's Ethernet interface (see lan_netif.h).
 //
-// Where lwIP runs: at PendSV, the lowest exception priority, as on ports/stm32. Three things pend
-// PendSV: the Ethernet interrupt (it masks the controller's interrupts; PendSV reads every waiting
-// frame into lwIP and unmasks them), the SysTick when lwIP's next timeout is due (the board's
-// 1 ms SysTick compares one word; nothing polls), and nothing else. MicroPython code that calls
+// Where lwIP runs: at PendSV, the lowest exception priority, as on ports/stm32. Two things pend
+// PendSV: the Ethernet interrupt (it masks the controller's interrupts; PendSV reads the waiting
+// frames into lwIP and unmasks them), and the SysTick when lwIP's next timeout is due or frames
+// wait in the controller (the board's 1 ms SysTick compares two words; nothing polls).
+//
+// Received frames go to lwIP at most RX_BUDGET per millisecond; the rest wait in the LAN9118's
+// FIFO (10 KiB) for the next tick. The host's scheduler delivers a devkit's traffic in lumps (a
+// QEMU that did not run for 50 ms gets 50 ms of datagrams at once), which a real link does not:
+// handed over at once, a lump overflows a UDP socket's queue in modlwip (4 datagrams) before the
+// Python code that reads it gets to run. MicroPython code that calls
 // lwIP (extmod/modlwip.c, network.LAN) takes the lock: BASEPRI at PendSV's priority, so the
 // Ethernet and console interrupts still run and only the lwIP service waits. When the lock is
 // released the next timeout is read again (a socket call may have started a TCP timer).
@@ -39,14 +45,19 @@
 #define PRI_ETH    0xA0
 #define PRI_PENDSV 0xF0
 
+// Frames handed to lwIP per service run (one run per millisecond while frames wait).
+#define RX_BUDGET 2
+
 static lan9118_t lan;
 static struct netif lan_netif;
 static bool lwip_ready;      // lwip_init() done (once per power-on)
 static bool netif_added;
 static volatile bool lan_up; // the controller is initialised and its interrupt enabled
+static volatile bool rx_backlog; // frames left in the controller for the next SysTick
 static bool mac_set;
 static uint8_t mac_addr[6];
 static uint32_t rx_no_pbuf;
+static uint32_t service_runs;
 
 // lwIP's next timeout, for the SysTick: armed is written after due.
 static volatile uint32_t timer_due;
@@ -115,15 +126,20 @@ static void lan_irq(void) {
 
 static void lan_systick(void) {
     systick_prev();
-    if (timer_armed && (int32_t)(mp_hal_ticks_ms() - timer_due) >= 0) {
+    if (rx_backlog || (timer_armed && (int32_t)(mp_hal_ticks_ms() - timer_due) >= 0)) {
         timer_armed = false;
+        rx_backlog = false;
         pend_service();
     }
 }
 
-static void lan_receive(void) {
-    int n;
-    while ((n = lan9118_rx(&lan, rx_buf, sizeof(rx_buf))) != 0) {
+// Hands up to RX_BUDGET frames to lwIP; true when the budget ran out (frames may be left).
+static bool lan_receive(void) {
+    for (int taken = 0; taken < RX_BUDGET; taken++) {
+        int n = lan9118_rx(&lan, rx_buf, sizeof(rx_buf));
+        if (n == 0) {
+            return false;
+        }
         if (n < 0) {
             continue;
         }
@@ -137,10 +153,12 @@ static void lan_receive(void) {
             pbuf_free(p);
         }
     }
+    return true;
 }
 
 static void lan_service(void) {
     // PendSV: never runs while MicroPython holds the lwIP lock.
+    service_runs++;
     if (lan_up) {
         uint32_t sts = lan9118_irq_pending(&lan);
         lan9118_irq_ack(&lan, sts);
@@ -152,8 +170,11 @@ static void lan_service(void) {
                 netif_set_link_down(&lan_netif);
             }
         }
-        lan_receive();
-        lan9118_irq_unmask(&lan);
+        if (lan_receive()) {
+            rx_backlog = true;  // the interrupt stays masked: the next SysTick comes back
+        } else {
+            lan9118_irq_unmask(&lan);
+        }
     }
     if (lwip_ready) {
         sys_check_timeouts();
@@ -312,9 +333,10 @@ struct netif *devkit_lan_netif(void) {
     return &lan_netif;
 }
 
-void devkit_lan_counters(uint32_t out[4]) {
+void devkit_lan_counters(uint32_t out[DEVKIT_LAN_COUNTERS]) {
     out[0] = lan.rx_frames;
     out[1] = lan.rx_dropped + rx_no_pbuf;
     out[2] = lan.tx_frames;
     out[3] = lan.tx_dropped;
+    out[4] = service_runs;
 }

@@ -29,8 +29,9 @@ struct netif *devkit_lan_netif(void);
 void devkit_lan_mac(uint8_t mac[6]);
 void devkit_lan_set_mac(const uint8_t mac[6]);
 
-// Frame counters of the controller: received, dropped on receive (errors, no pbuf), sent,
-// dropped on send.
-void devkit_lan_counters(uint32_t out[4]);
+// Counters: frames received, dropped on receive (errors, no pbuf), sent, dropped on send, and
+// how many times the lwIP service (PendSV) ran.
+#define DEVKIT_LAN_COUNTERS 5
+void devkit_lan_counters(uint32_t out[DEVKIT_LAN_COUNTERS]);
 
 #endif

@@ -4,8 +4,8 @@
 // board's one interface. active(True) starts DHCP; the address shows in ipconfig('addr4').
 //
 // status(): 0 inactive, 1 active without link, 2 link up without an address, 3 link up with an
-// address (isconnected()). status('counters') gives the controller's frame counters
-// (received, dropped on receive, sent, dropped on send).
+// address (isconnected()). status('counters'): frames received, dropped on receive, sent,
+// dropped on send, and the runs of the lwIP service (lan_netif.c).
 #include <string.h>
 
 #include "py/runtime.h"
@@ -78,13 +78,13 @@ static mp_obj_t network_lan_status(size_t n_args, const mp_obj_t *args) {
         return MP_OBJ_NEW_SMALL_INT(devkit_lan_status());
     }
     if (mp_obj_str_get_qstr(args[1]) == MP_QSTR_counters) {
-        uint32_t c[4];
+        uint32_t c[DEVKIT_LAN_COUNTERS];
         devkit_lan_counters(c);
-        mp_obj_t items[4];
-        for (int i = 0; i < 4; i++) {
+        mp_obj_t items[DEVKIT_LAN_COUNTERS];
+        for (int i = 0; i < DEVKIT_LAN_COUNTERS; i++) {
             items[i] = mp_obj_new_int_from_uint(c[i]);
         }
-        return mp_obj_new_tuple(4, items);
+        return mp_obj_new_tuple(DEVKIT_LAN_COUNTERS, items);
     }
     mp_raise_ValueError(MP_ERROR_TEXT("unknown status param"));
 }
@@ -175,7 +175,7 @@ static mp_obj_t network_lan_config(size_t n_args, const mp_obj_t *args, mp_map_t
                     mp_raise_ValueError(MP_ERROR_TEXT("mac must be 6 bytes"));
                 }
                 if (devkit_lan_active()) {
-                    mp_raise_OSError(MP_EBUSY);
+                    mp_raise_msg(&mp_type_OSError, MP_ERROR_TEXT("the MAC can change only while the LAN is inactive"));
                 }
                 devkit_lan_set_mac(buf.buf);
                 break;
