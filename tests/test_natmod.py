@@ -158,11 +158,33 @@ def board(mpys: dict[str, Path]) -> Iterator[mpqemu.Board]:
         yield b
 
 
+@pytest.fixture(scope="module")
+def builtin_board() -> Iterator[mpqemu.Board]:
+    """The same firmware with _nc compiled in (native_codec/mpy/micropython.mk, with libopus)."""
+    with mpqemu.Board(mpqemu.firmware(native=True)) as b:
+        yield b
+
+
 def load(board: mpqemu.Board, arch: str) -> None:
     """A fresh heap with build/natmod/<arch>/_nc.mpy mounted at /nc (and imported)."""
     board.soft_reset()
     board.load("/nc", {"_nc.mpy": natmod.path(arch)})
     assert board.exec("import _nc\nprint(_nc.__file__)").strip() == "/nc/_nc.mpy"
+
+
+# The three .mpy files, and "builtin": the user C module form of the same binding.
+TARGETS = [*natmod.ARCHS, "builtin"]
+
+
+def target_board(request: pytest.FixtureRequest, target: str) -> mpqemu.Board:
+    if target != "builtin":
+        b: mpqemu.Board = request.getfixturevalue("board")
+        load(b, target)
+        return b
+    b = request.getfixturevalue("builtin_board")
+    b.soft_reset()
+    assert b.exec("import _nc\nprint(hasattr(_nc, '__file__'), _nc.opus_version())").split() == ["False", "libopus", "1.3.1-fixed"]
+    return b
 
 
 def test_files_declare_their_architecture(mpys: dict[str, Path]) -> None:
@@ -177,10 +199,10 @@ def test_files_declare_their_architecture(mpys: dict[str, Path]) -> None:
     assert sizes["armv7emsp"] > sizes["armv7m"] + 100 * 1024
 
 
-@pytest.mark.parametrize("arch", natmod.ARCHS)
-def test_vectors_equal_host(board: mpqemu.Board, arch: str, testdata: Path, tmp_path: Path) -> None:
-    load(board, arch)
-    out = tmp_path / arch
+@pytest.mark.parametrize("target", TARGETS)
+def test_vectors_equal_host(request: pytest.FixtureRequest, target: str, testdata: Path, tmp_path: Path) -> None:
+    board = target_board(request, target)
+    out = tmp_path / target
     out.mkdir()
     board.exec(VECTORS)
     sizes = eval(board.exec(f"print(vectors({str(testdata.resolve())!r}, {str(out)!r}))", timeout=600))  # noqa: S307 - a dict of ints from our device
@@ -267,9 +289,9 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("arch", natmod.ARCHS)
-def test_bad_arguments_raise_and_nothing_breaks(board: mpqemu.Board, arch: str) -> None:
-    load(board, arch)
+@pytest.mark.parametrize("arch", TARGETS)
+def test_bad_arguments_raise_and_nothing_breaks(request: pytest.FixtureRequest, arch: str) -> None:
+    board = target_board(request, arch)
     board.exec(
         "e = _nc.g722_enc_new(64000)\nd = _nc.g722_dec_new(64000)\na = _nc.adpcm_new()\np = _nc.plc_new(8000)\n"
         "t = _nc.media_tx_new(2, 20, 40, 0, 0, 1, 16, 1, 64000, 96, 97, 1000, 1, 2, 3, 4)\n"
@@ -287,7 +309,7 @@ def test_bad_arguments_raise_and_nothing_breaks(board: mpqemu.Board, arch: str) 
         "print(len(_nc.g722_encode(e, bytes(640))), _nc.media_rx_pull_into(r, bytearray(640), 20))\n"
         "_nc.media_free(t)\nprint(err('_nc.media_tx_poll(t, 0)'), err('_nc.media_tx_stats(t)'))").split()
     assert out == ["160", "640", "ValueError", "ValueError"]
-    if arch in natmod.OPUS_ARCHS:
+    if arch in natmod.OPUS_ARCHS or arch == "builtin":
         opus_bad = [
             "_nc.media_tx_new(4, 40, 40, 0, 0, 1, 16, 1, 64000, 96, 97, 1000, 1, 2, 3, 4)",
             "_nc.media_tx_new(4, 20, 40, 1, 0, 1, 16, 1, 64000, 96, 97, 1000, 1, 2, 3, 4)",

@@ -4,7 +4,8 @@ the three .mpy files (armv6m, armv7m, armv7emsp; Opus on the last) the packets, 
 statuses and statistics of a scenario are those of the host. A scenario runs on the host first,
 recorded as events (PCM pushed, feedback, packets, pulls, feedback polls, each with its now_ms);
 the device replays them from a host file (semihosting) and writes what came out. Also: the board
-backend's argument checks, closing, OPUS, and a media path that allocates nothing."""
+backend's argument checks, closing, OPUS, and a media path that allocates nothing. The same runs
+on the firmware with _nc compiled in (the user C module form of the binding, "builtin")."""
 from __future__ import annotations
 
 import json
@@ -230,10 +231,33 @@ def board() -> Iterator[mpqemu.Board]:
         yield b
 
 
-def load(board: mpqemu.Board, arch: str, hal_files: dict[str, Path]) -> None:
+@pytest.fixture(scope="module")
+def builtin_board() -> Iterator[mpqemu.Board]:
+    """The same firmware with _nc compiled in (native_codec/mpy/micropython.mk, with libopus)."""
+    with mpqemu.Board(mpqemu.firmware(native=True)) as b:
+        yield b
+
+
+# The three .mpy files, and "builtin": the user C module form of the same binding (with Opus).
+TARGETS = [*natmod.ARCHS, "builtin"]
+
+
+def has_opus(target: str) -> bool:
+    return target in natmod.OPUS_ARCHS or target == "builtin"
+
+
+def load(request: pytest.FixtureRequest, target: str, hal_files: dict[str, Path]) -> mpqemu.Board:
+    """A fresh heap with hal's board backend (and build/natmod/<arch>/_nc.mpy) mounted at /nc."""
+    board: mpqemu.Board = request.getfixturevalue("builtin_board" if target == "builtin" else "board")
     board.soft_reset()
-    board.load("/nc", {"_nc.mpy": natmod.path(arch), **hal_files})
-    assert board.exec("from hal.board import codec\nprint(codec._nc.__file__)").strip() == "/nc/_nc.mpy"
+    if target == "builtin":
+        board.load("/nc", hal_files)
+        want = "None"
+    else:
+        board.load("/nc", {"_nc.mpy": natmod.path(target), **hal_files})
+        want = "/nc/_nc.mpy"
+    assert board.exec("from hal.board import codec\nprint(getattr(codec._nc, '__file__', None))").strip() == want
+    return board
 
 
 def _names(ctype: str) -> set[str]:
@@ -244,13 +268,13 @@ OPUS_TX = {"opus_bitrate", "opus_loss_perc", "opus_inband_fec", "opus_encode_err
 OPUS_RX = {"recovered_opus_fec", "opus_plc_frames", "opus_plc_blocks", "opus_bad_payloads", "opus_decode_errors"}
 
 
-@pytest.mark.parametrize("arch", natmod.ARCHS)
-def test_media_scenarios_equal_host(board: mpqemu.Board, arch: str, hal_files: dict[str, Path],
+@pytest.mark.parametrize("arch", TARGETS)
+def test_media_scenarios_equal_host(request: pytest.FixtureRequest, arch: str, hal_files: dict[str, Path],
                                     scs: tuple[dict[str, Scenario], Path], tmp_path: Path) -> None:
     scenarios_, evdir = scs
-    load(board, arch, hal_files)
+    board = load(request, arch, hal_files)
     board.exec(REPLAY)
-    names = [n for n in scenarios_ if n != "opus" or arch in natmod.OPUS_ARCHS]
+    names = [n for n in scenarios_ if n != "opus" or has_opus(arch)]
     for name in names:
         sc = scenarios_[name]
         out = tmp_path / name
@@ -315,10 +339,10 @@ ERR = (
 )
 
 
-@pytest.mark.parametrize("arch", natmod.ARCHS)
-def test_board_backend_checks_arguments(board: mpqemu.Board, arch: str, hal_files: dict[str, Path]) -> None:
-    load(board, arch, hal_files)
-    cases = BAD + (OPUS_BAD if arch in natmod.OPUS_ARCHS else ["codec.MediaSender(codec='opus')"])
+@pytest.mark.parametrize("arch", TARGETS)
+def test_board_backend_checks_arguments(request: pytest.FixtureRequest, arch: str, hal_files: dict[str, Path]) -> None:
+    board = load(request, arch, hal_files)
+    cases = BAD + (OPUS_BAD if has_opus(arch) else ["codec.MediaSender(codec='opus')"])
     board.exec(ERR + "tx = codec.MediaSender(codec='g722', ptime_ms=20)\nrx = codec.MediaReceiver(codec='g722')\n")
     results = board.exec(f"print(''.join(err(s) for s in {cases!r}))").strip()
     assert results == "V" * len(cases), [c for c, r in zip(cases, results) if r != "V"]
@@ -326,11 +350,11 @@ def test_board_backend_checks_arguments(board: mpqemu.Board, arch: str, hal_file
     assert msg == "ptime_ms must be from 10 to 60 in steps of 10, got 25"
     types = board.exec("print(err('rx.on_packet(\"text\", 0)'), err('tx.push([0] * 320, 0)'))").split()
     assert types == ["TypeError", "TypeError"]
-    assert board.exec("print(codec.OPUS)").strip() == str(arch in natmod.OPUS_ARCHS)
+    assert board.exec("print(codec.OPUS)").strip() == str(has_opus(arch))
 
 
-def test_close_and_context_manager(board: mpqemu.Board, hal_files: dict[str, Path]) -> None:
-    load(board, "armv7m", hal_files)
+def test_close_and_context_manager(request: pytest.FixtureRequest, hal_files: dict[str, Path]) -> None:
+    board = load(request, "armv7m", hal_files)
     out = board.exec(
         ERR +
         "tx = codec.MediaSender()\nrx = codec.MediaReceiver()\ntx.close()\nrx.close()\ntx.close()\n"
@@ -344,13 +368,13 @@ def test_close_and_context_manager(board: mpqemu.Board, hal_files: dict[str, Pat
     assert out.split() == ["V" * 10, "media", "V", "V"]
 
 
-@pytest.mark.parametrize("arch", natmod.ARCHS)
-def test_media_path_allocates_nothing(board: mpqemu.Board, arch: str, hal_files: dict[str, Path]) -> None:
+@pytest.mark.parametrize("arch", TARGETS)
+def test_media_path_allocates_nothing(request: pytest.FixtureRequest, arch: str, hal_files: dict[str, Path]) -> None:
     """100 frames of a call with the collector off leave the heap as it was: push + poll_into at
     the sender; on_packet + pull_into + poll_feedback_into at the receiver (fed packets recorded
     before from a sender of the same configuration)."""
-    load(board, arch, hal_files)
-    codecs = ["g722", "pcmu"] + (["opus"] if arch in natmod.OPUS_ARCHS else [])
+    board = load(request, arch, hal_files)
+    codecs = ["g722", "pcmu"] + (["opus"] if has_opus(arch) else [])
     out = board.exec(
         "import gc\n"
         "def run(name):\n"

@@ -15,9 +15,12 @@ on the make command line): `Board.ramdisk()` mounts a littlefs RAM disk at / for
 files the way they do on a board (`edgecall deploy`, after `Board.release()`). With `icount=True` QEMU runs with
 `-icount shift=0`: virtual time advances 1 ns per instruction, so `time.ticks_us()` differences
 count thousands of instructions (`Board.calibrate()` checks this with a loop of known length).
+`firmware(native=True)` is the same port with native_codec compiled in as the user C module
+(native_codec/mpy/micropython.mk), the other form of the same binding.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -27,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from host_tools.native import micropython
-from host_tools.paths import BUILD
+from host_tools.paths import BUILD, NATIVE
 
 BOARD = "MPS2_AN500"
 MACHINE = "mps2-an500"
@@ -43,24 +46,33 @@ class DeviceError(BoardError):
     """Python code on the device raised; the message is its traceback."""
 
 
-def firmware(board: str = BOARD, heap: int = HEAP, timeout: float = 900.0) -> Path:
-    """build/natmod/qemu-<board>/firmware.elf: the stock port, built once (make is incremental)."""
-    out = BUILD / "natmod" / f"qemu-{board}"
+def firmware(board: str = BOARD, heap: int = HEAP, *, native: bool = False, timeout: float = 900.0) -> Path:
+    """build/natmod/qemu-<board>/firmware.elf: the stock port (make brings it up to date).
+    native=True: the same with native_codec compiled in as the user C module _nc (with libopus;
+    native_codec/mpy/micropython.mk) in build/natmod/qemu-<board>-nc/."""
+    out = BUILD / "natmod" / (f"qemu-{board}-nc" if native else f"qemu-{board}")
     elf = out / "firmware.elf"
     stamp = out / "make-args"
     tree = micropython.source()
     args = [f"BOARD={board}", f"BUILD={out}", f"MICROPY_HEAP_SIZE={heap}", "MICROPY_VFS_LFS1=1"]
-    if elf.is_file() and stamp.is_file() and stamp.read_text() == " ".join(args):
-        return elf
+    if native:
+        from host_tools.native import opus
+
+        args += [f"USER_C_MODULES={NATIVE}", f"NC_OPUS_DIR={opus.fetch()}"]
     if shutil.which("arm-none-eabi-gcc") is None:
         raise BoardError("arm-none-eabi-gcc not found: install the Debian package gcc-arm-none-eabi (./edgecall installs it)")
     micropython.mpy_cross()  # the port freezes modules with it
-    shutil.rmtree(out, ignore_errors=True)  # make does not rebuild objects for new variables
+    key = " ".join(args)
+    if native:
+        key += " " + hashlib.sha256((NATIVE / "mpy" / "micropython.mk").read_bytes()).hexdigest()
+    if not stamp.is_file() or stamp.read_text() != key:
+        shutil.rmtree(out, ignore_errors=True)  # make does not rebuild objects for new variables
     p = subprocess.run(["make", "-j2", "-C", str(tree / "ports" / "qemu"), *args], capture_output=True, text=True,
                        timeout=timeout)
     if p.returncode != 0 or not elf.is_file():
         raise BoardError(f"building MicroPython's ports/qemu for {board} failed:\n{(p.stdout + p.stderr)[-3000:]}")
-    stamp.write_text(" ".join(args))
+    out.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(key)
     return elf
 
 
