@@ -1,8 +1,10 @@
-"""`edgecall flash --port P|--device ID IMAGE [--test|--confirm] [--force] [--baud B] [--json]`.
+"""`edgecall flash --port P|--device ID IMAGE [--test|--confirm] [--force] [--key FILE] [--baud B] [--json]`.
 
 register(subparsers) adds it. Exit codes: 0 flashed (and confirmed unless --test), 1 the device
-refused the image, was not in its bootloader or rolled back, 2 usage, 3 port busy / timeout /
-disconnected.
+refused the image, was not in its bootloader or rolled back, 2 usage (also an image file that fails
+its own hash or signature check: no device is touched), 3 port busy / timeout / disconnected
+(the link lost mid-flash included), 130 interrupted (Ctrl-C): the device keeps what it received
+and the same command resumes from there.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from host_tools.device.resolve import resolve
-from host_tools.flash.errors import EXIT_USAGE, FlashError
+from host_tools.flash.errors import EXIT_INTERRUPTED, EXIT_USAGE, FlashError
 from host_tools.flash.session import Flasher
 from host_tools.transport import TransportError
 
@@ -30,16 +32,22 @@ def cmd_flash(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     mode = "test" if args.test else "confirm" if args.confirm else "default"
     try:
+        key = Path(args.key) if args.key else None
         target = resolve(args.port, args.device)
         flasher = Flasher(target.port, target.allowed_holders, baud=args.baud, timeout=args.timeout)
         if args.json:
-            result = flasher.run(path, mode, args.force)
+            result = flasher.run(path, mode, args.force, key=key)
         else:
             cols = (TextColumn("upload"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
             with Progress(*cols, transient=False) as bar:
                 task = bar.add_task("upload", total=path.stat().st_size)
-                result = flasher.run(path, mode, args.force,
+                result = flasher.run(path, mode, args.force, key=key,
                                      progress=lambda off, total: bar.update(task, completed=off, total=total))
+    except KeyboardInterrupt:
+        if args.json:
+            print(json.dumps({"ok": False, "error": "interrupted", "message": "interrupted (Ctrl-C)"}))
+        _err("interrupted: the device keeps what it received; run the same command again to resume")
+        return EXIT_INTERRUPTED
     except ValueError as e:
         _err(str(e))
         return EXIT_USAGE
@@ -75,6 +83,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     m.add_argument("--test", action="store_true", help="boot it once; the image's health check confirms it")
     m.add_argument("--confirm", action="store_true", help="make it permanent at once")
     f.add_argument("--force", action="store_true", help="allow a downgrade")
+    f.add_argument("--key", help="the key (public or private PEM) the image must be signed with; default: check the "
+                                 "signature when $EDGECALL_SIGNING_KEY or the development key signed it")
     f.add_argument("--baud", type=int, default=115200)
     f.add_argument("--timeout", type=float, default=5.0, help="per-request timeout (s)")
     f.add_argument("--json", action="store_true")

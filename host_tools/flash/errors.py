@@ -1,7 +1,7 @@
 """Flash errors, each with the CLI exit code and a message that says what to do."""
 from __future__ import annotations
 
-EXIT_FAIL, EXIT_USAGE, EXIT_TRANSPORT = 1, 2, 3
+EXIT_FAIL, EXIT_USAGE, EXIT_TRANSPORT, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 
 class FlashError(RuntimeError):
@@ -17,6 +17,16 @@ class ImageRejected(FlashError):
     kind = "rejected"
 
 
+class ImageCorrupt(ImageRejected):
+    """The image file fails a check on the host (structure, hash, signature): no device was touched."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, kind: str = "corrupt") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class Rollback(FlashError):
     kind = "rollback"
 
@@ -24,3 +34,10 @@ class Rollback(FlashError):
 class FlashTimeout(FlashError):
     exit_code = EXIT_TRANSPORT
     kind = "timeout"
+
+
+class LinkLost(FlashError):
+    """The serial link (a port, an RFC 2217 server) went away mid-flash."""
+
+    exit_code = EXIT_TRANSPORT
+    kind = "disconnected"

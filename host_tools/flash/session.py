@@ -2,14 +2,21 @@
 check the slot's hash, mark test or permanent, reset, wait for the application to report the new
 version through the device console, confirm — or report a rollback.
 
-The port is checked for other holders first (host_tools.transport), then smpclient's serial
-transport owns it; the application is reached afterwards with the device console client.
+Before anything touches the device the image file is checked (host_tools.flash.imagecheck: its
+hash, and its signature when the key is known), the "already runs it" shortcut included. The port
+is checked for other holders first (host_tools.transport), then smpclient's serial transport owns
+it; the application is reached afterwards with the device console client. A link that goes away
+mid-flash (a port unplugged, an RFC 2217 server gone) is LinkLost (exit 3); Ctrl-C stops the run
+at once (KeyboardInterrupt, not deferred by asyncio): the device keeps the bytes it has, and the
+same command resumes from its offset.
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,12 +30,14 @@ from smpclient.generics import error, success
 from smpclient.requests.image_management import ImageStatesRead, ImageStatesWrite
 from smpclient.requests.os_management import BootloaderInformationRead, ResetWrite
 import serial
+from smpclient.transport import SMPTransportDisconnected
 from smpclient.transport.serial import SMPSerialTransport
 
 from host_tools.device.console import DeviceConsole
 from host_tools.firmware import mcuboot
+from host_tools.flash import imagecheck
 from host_tools.flash.requests import ForcedStatesWrite
-from host_tools.flash.errors import FlashError, FlashTimeout, ImageRejected, NotInBootloader, Rollback
+from host_tools.flash.errors import FlashError, FlashTimeout, ImageRejected, LinkLost, NotInBootloader, Rollback
 from host_tools.transport import TransportError, open_port
 from host_tools.transport.serial import url_options
 
@@ -222,21 +231,22 @@ class Flasher:
         raise FlashTimeout(f"the application did not come back within {self.boot_timeout:.0f} s ({last}); "
                            "the bootloader reverts an unconfirmed image at the next reset")
 
-    async def _run(self, path: Path, mode: str, force: bool, progress: Progress | None) -> FlashResult:
-        data = path.read_bytes()
-        try:
-            img = mcuboot.parse(data)
-        except mcuboot.InvalidImage as e:
-            raise ImageRejected(f"{path}: not a valid MCUboot image ({e})") from None
+    async def _run(self, data: bytes, img: mcuboot.Image, mode: str, force: bool,
+                   progress: Progress | None) -> FlashResult:
         t0 = time.monotonic()
         result = FlashResult(self.port, str(img.version), img.hash.hex(), len(data), mode)
-        client = await self.enter_bootloader(result)
         try:
-            await self.upload(client, data, result, progress)
-            await self.mark(client, img, permanent=(mode == "confirm"), force=force)
-            await client.request(ResetWrite(), timeout_s=self.timeout)
-        finally:
-            await client.disconnect()
+            client = await self.enter_bootloader(result)
+            try:
+                await self.upload(client, data, result, progress)
+                await self.mark(client, img, permanent=(mode == "confirm"), force=force)
+                await client.request(ResetWrite(), timeout_s=self.timeout)
+            finally:
+                await client.disconnect()
+        except (SMPTransportDisconnected, serial.SerialException, ConnectionError, EOFError) as exc:
+            raise LinkLost(f"{self.port}: the link to the device went away ({_cause(exc)}); check the cable, the "
+                           "board's power or the serial server, then run the same command again: it resumes from "
+                           "the device's offset") from None
         self.wait_app(str(img.version), confirm=(mode == "default"), result=result)
         if mode == "confirm":
             result.confirmed = True
@@ -248,7 +258,7 @@ class Flasher:
         otherwise (another image, a bootloader, or nothing answering)."""
         try:
             with open_port(self.port, self.baud, ignore_pids=self.allowed) as t:
-                active = DeviceConsole(t, timeout=min(self.timeout, 2.0)).active_image()
+                active = DeviceConsole(t, timeout=self.timeout).active_image()
         except (TransportError, TimeoutError, RuntimeError):
             return None
         if active.get("hash") == image_hash and active.get("confirmed"):
@@ -256,22 +266,46 @@ class Flasher:
         return None
 
     def run(self, path: Path, mode: str = "default", force: bool = False,
-            progress: Progress | None = None) -> FlashResult:
+            progress: Progress | None = None, key: Path | None = None) -> FlashResult:
         """mode: "default" (test boot, then the host confirms), "test" (test boot; the image's own
-        health check confirms it), "confirm" (permanent at once). A device that already runs the
-        image, confirmed, is left as it is (the result says so in `events`)."""
-        data = path.read_bytes()
-        try:
-            img = mcuboot.parse(data)
-        except mcuboot.InvalidImage as e:
-            raise ImageRejected(f"{path}: not a valid MCUboot image ({e})") from None
-        version = self.running(img.hash)
-        if version is not None:
-            result = FlashResult(self.port, str(img.version), img.hash.hex(), len(data), mode,
-                                 version_before=version, version_after=version, confirmed=True)
-            result.events.append("the device already runs this image, confirmed: nothing to flash")
-            return result
-        return asyncio.run(self._run(path, mode, force, progress))
+        health check confirms it), "confirm" (permanent at once). The image file is checked first
+        (ImageCorrupt); `key`: the public or private key it must be signed with. A device that
+        already runs the image, confirmed, is left as it is (the result says so in `events`)."""
+        data, img = imagecheck.load(path, key)
+        with _interruptible():
+            version = self.running(img.hash)
+            if version is not None:
+                result = FlashResult(self.port, str(img.version), img.hash.hex(), len(data), mode,
+                                     version_before=version, version_after=version, confirmed=True)
+                result.events.append("the device already runs this image, confirmed: nothing to flash")
+                return result
+            return asyncio.run(self._run(data, img, mode, force, progress))
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost message of an exception chain (pyserial's reason under smpclient's)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc) or type(exc).__name__
+
+
+class _interruptible:
+    """Ctrl-C raises KeyboardInterrupt wherever the run is, also inside the event loop: asyncio.run
+    would otherwise only cancel its task, which waits for the next await (blocking serial and
+    console calls in between)."""
+
+    def __enter__(self) -> None:
+        self.installed = threading.current_thread() is threading.main_thread()
+        if self.installed:
+            self.old = signal.signal(signal.SIGINT, _raise_interrupt)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, self.old if self.old is not None else signal.default_int_handler)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _upload_message(e: SMPUploadError) -> str:
