@@ -46,3 +46,6 @@ LDFLAGS += -Wl,--wrap=main -Wl,--wrap=mp_hal_stdin_rx_chr -Wl,--wrap=mp_hal_stdi
 
 # The board's Ethernet (LAN9118) with lwIP and the socket module: net.mk when present.
 -include $(DEVKIT_DIR)/net.mk
+
+# The board's other peripherals, one make fragment each (hal/devkit/*.part.mk: its C files and flags).
+-include $(wildcard $(DEVKIT_DIR)/*.part.mk)

@@ -7,7 +7,8 @@ request's version. Groups (numbers as Zephyr's mcumgr):
              bootloader config allows it), 1 upload ({"off", "data", "len", "sha", "image"}; a
              first chunk with the sha of the upload in progress answers that upload's offset, so
              a host resumes after a disconnect or a reset; the complete image is verified —
-             hash, key, signature, archive — before it lands in the secondary slot), 5 erase
+             hash, key, signature, and an archive on a WebAssembly devkit or firmware for this board
+             (armimage) on an ARM one — before it lands in the secondary slot), 5 erase
   OS (0):    0 echo, 5 reset, 6 mcumgr parameters, 8 bootloader info
 Errors: {"rc": MGMT_ERR, "rsn": text}.
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 import cbor2
 
-from host_tools.firmware import archive, mcuboot
+from host_tools.firmware import archive, armimage, mcuboot
 from host_tools.sim.bootloader.boot import Bootloader
 from host_tools.smp.serial import OP_READ, OP_WRITE, FrameDecoder, Header, encode_frames
 
@@ -199,7 +200,12 @@ class SmpServer:
             raise MgmtFail(ECORRUPT, "upload does not match its sha")
         try:
             img = mcuboot.verify(image, self.store.public_der)
-            archive.unpack(img.payload)
+            if self.boot.arm:
+                armimage.check(img)  # firmware for this board, not an archive or another machine's
+            else:
+                archive.unpack(img.payload)
+        except armimage.WrongFirmware as e:
+            raise MgmtFail(EINVAL, f"image rejected (board): {e}") from None
         except mcuboot.InvalidImage as e:
             raise MgmtFail(ECORRUPT if e.kind in ("hash", "truncated", "header") else EINVAL,
                            f"image rejected ({e.kind}): {e}") from None
