@@ -18,6 +18,23 @@ uint32_t devkit_net_lock(void);
 void devkit_net_unlock(uint32_t state);
 #endif
 
+// The scheduler's atomic sections mask interrupts: lwIP's service (PendSV) schedules socket
+// callbacks (mp_sched_schedule) from interrupt context.
+#ifndef MICROPY_BEGIN_ATOMIC_SECTION
+#ifndef __ASSEMBLER__
+static inline uint32_t devkit_irq_save(void) {
+    uint32_t primask;
+    __asm volatile ("mrs %0, primask\n cpsid i" : "=r" (primask) : : "memory");
+    return primask;
+}
+static inline void devkit_irq_restore(uint32_t primask) {
+    __asm volatile ("msr primask, %0" : : "r" (primask) : "memory");
+}
+#endif
+#define MICROPY_BEGIN_ATOMIC_SECTION()     devkit_irq_save()
+#define MICROPY_END_ATOMIC_SECTION(state)  devkit_irq_restore(state)
+#endif
+
 #define MICROPY_PY_LWIP_ENTER   uint32_t devkit_net_lock_state = devkit_net_lock();
 #define MICROPY_PY_LWIP_REENTER devkit_net_lock_state = devkit_net_lock();
 #define MICROPY_PY_LWIP_EXIT    devkit_net_unlock(devkit_net_lock_state);
