@@ -45,8 +45,10 @@ class Parser(argparse.ArgumentParser):
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    """Runs the whole test suite (pytest over tests/), after making sure the native builds exist."""
-    cmd = [sys.executable, "-m", "pytest", str(ROOT / "tests"), *args.pytest_args]
+    """Runs the whole test suite (pytest over tests/), or the tests named (`edgecall test
+    tests/test_x.py -k name`), after making sure the native builds exist."""
+    named = any(not a.startswith("-") and (ROOT / a.split("::")[0]).exists() for a in args.pytest_args)
+    cmd = [sys.executable, "-m", "pytest", *([] if named else [str(ROOT / "tests")]), *args.pytest_args]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.call(cmd, cwd=ROOT, env=env)
 
@@ -82,7 +84,7 @@ def cmd_build_native(args: argparse.Namespace) -> int:
 
 BENCHES = {
     "codec": "codec throughput against peers, Cortex-M instructions per frame, footprint",
-    "sim": "virtual devkits: boot time to REPL, idle CPU and memory per device",
+    "sim": "virtual devkits (ARM and wasm, ratios): boot time to REPL, idle CPU and memory per device; --micropython-suite",
     "netstack": "media network stack: footprint, instructions per frame, fuzzing",
     "video": "JPEG encoder: Cortex-M4 instructions per QVGA frame, footprint, speed against Pillow",
     "provision": "devices per minute for one station on virtual devkits; ledger commit latency SQLite/PostgreSQL",
@@ -102,7 +104,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     mod = importlib.import_module(f"host_tools.bench.{args.bench_cmd}")
     kwargs = {"json_out": args.json}
     params = inspect.signature(mod.run).parameters
-    for flag in ("quick", "fuzz", "powercuts", "hosts", "per_host", "scenario", "rounds"):
+    for flag in ("quick", "fuzz", "powercuts", "hosts", "per_host", "scenario", "rounds", "kind", "micropython_suite"):
         if flag in params:
             kwargs[flag] = getattr(args, flag)
     return int(mod.run(**kwargs))
@@ -144,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
         if name == "netstack":
             c.add_argument("--fuzz", action="store_true", help="also run every fuzzer for 1,000,000 executions")
+        if name == "sim":
+            c.add_argument("--kind", choices=["both", "arm", "wasm"], default="both",
+                           help="which devkits to measure (default both, with ARM/wasm ratios)")
+            c.add_argument("--micropython-suite", action="store_true",
+                           help="also run MicroPython's whole default test suite against an ARM devkit")
         if name == "flash":
             c.add_argument("--powercuts", type=int, default=0, metavar="N", help="also run a campaign of N power cuts")
         if name == "farm":

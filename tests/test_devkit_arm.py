@@ -21,7 +21,7 @@ import serial
 from host_tools.firmware import armimage, mcuboot
 from host_tools.native import devkit, micropython
 from host_tools.paths import ROOT
-from host_tools.sim import manager, qemu, state
+from host_tools.sim import manager, mptests, qemu, state
 from tests.devkits import sim_dir
 
 MPREMOTE = [sys.executable, "-m", "mpremote"]
@@ -56,18 +56,10 @@ def test_micropython_test_suite_subset_passes(board: manager.DeviceInfo) -> None
     tests = micropython.source() / "tests"
     extmod = sorted(str(p.relative_to(tests)) for pat in RUN_TESTS_EXTMOD for p in (tests / "extmod").glob(pat))
     assert len(extmod) > 20
-    args = [sys.executable, "run-tests.py", "-t", f"port:{board.port}", "-b", str(BAUD),
-            "-d", *RUN_TESTS_DIRS]
-    proc = subprocess.run([*args], capture_output=True, text=True, timeout=900, cwd=tests)
-    proc2 = subprocess.run([sys.executable, "run-tests.py", "-t", f"port:{board.port}", "-b", str(BAUD), *extmod],
-                           capture_output=True, text=True, timeout=600, cwd=tests)
-    for p in (proc, proc2):
-        summary = p.stdout[-3000:]
-        assert "0 tests failed" in summary or " failed" not in summary, summary
-        assert p.returncode == 0, summary
-    passed = sum(int(line.split()[0]) for p in (proc, proc2) for line in p.stdout.splitlines()
-                 if line.endswith("tests passed"))
-    assert passed >= 600, f"only {passed} tests passed"
+    result = mptests.run(board.port or "", ["-d", *RUN_TESTS_DIRS], BAUD)
+    result.add(mptests.run(board.port or "", extmod, BAUD))
+    assert result.failed == 0 and result.returncode == 0, (result.failures, result.tail)
+    assert result.passed >= 650, result.as_dict()
 
 
 def test_lines_end_in_crlf(board: manager.DeviceInfo) -> None:

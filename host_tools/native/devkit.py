@@ -1,5 +1,5 @@
 """The EdgeCall devkit firmware: MicroPython's `ports/qemu` for QEMU's mps2-an386 (Cortex-M4F) with
-the board folder hal/devkit (BOARD_DIR) and native_codec as the user C module `_nc`. The
+the board folder hal/devkit (BOARD_DIR) and native_codec as the user C module `_nc` (with libopus). The
 MicroPython tree comes from host_tools/native/micropython.py and is not edited.
 
 Two builds, each incremental in a folder of its own under build/devkit/:
@@ -67,7 +67,10 @@ def make_args(tree: Path, build_dir: Path, gen: Path | None) -> list[str]:
         args += [f"FROZEN_MANIFEST={MANIFEST_APP}", f"MICROPY_MANIFEST_EDGECALL_GEN={gen}"]
     usermods = ROOT / "native_codec"
     if (usermods / "mpy" / "micropython.mk").is_file():
-        args.append(f"USER_C_MODULES={usermods}")
+        from host_tools.native import opus
+
+        # _nc with libopus (Debian's source package, host_tools/native/opus.py): calls offer Opus.
+        args += [f"USER_C_MODULES={usermods}", f"NC_OPUS_DIR={opus.fetch()}"]
     return args
 
 
@@ -96,11 +99,11 @@ def _app_sources(gen: Path, version: str) -> None:
             path.write_bytes(data)
 
 
-def _config_digest() -> str:
-    """What make cannot see change: the board's make files and configuration headers."""
+def _config_digest(args: list[str]) -> str:
+    """What make cannot see change: its variables, the board's make files and configuration headers."""
     import hashlib
 
-    h = hashlib.sha256()
+    h = hashlib.sha256(" ".join(a for a in args if not a.startswith("-j")).encode())
     files = [*sorted(BOARD_DIR.glob("*.mk")), *sorted(BOARD_DIR.glob("*.h")),
              *sorted(BOARD_DIR.glob("lwip/**/*.h")), ROOT / "native_codec" / "mpy" / "micropython.mk"]
     for f in files:
@@ -120,16 +123,15 @@ def build(version: str | None = None) -> Firmware:
     with open(out / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         stamp = out / "config.sha256"
-        digest = _config_digest()
+        gen = out / "gen" if version else None
+        args = make_args(tree, out / "fw", gen)
+        digest = _config_digest(args)
         if not stamp.is_file() or stamp.read_text() != digest:
             shutil.rmtree(out / "fw", ignore_errors=True)  # flags changed: build from clean
             stamp.unlink(missing_ok=True)
-        gen = None
-        if version:
-            gen = out / "gen"
+        if gen is not None and version:
             _app_sources(gen, version)
-        proc = subprocess.run(make_args(tree, out / "fw", gen), capture_output=True, text=True,
-                              env=_make_env(tree))
+        proc = subprocess.run(args, capture_output=True, text=True, env=_make_env(tree))
         if proc.returncode != 0 or not elf.is_file():
             raise BuildError(f"devkit firmware build failed:\n{(proc.stdout + proc.stderr)[-4000:]}")
         stamp.write_text(digest)
