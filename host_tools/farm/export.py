@@ -6,12 +6,15 @@ serves it with ser2net (RFC 2217) while a place holds it and announces it as a
 `NetworkSerialPort`. One place per device is created (named as the device, `<exporter>-<prefix><n>`, tags `pool=…`,
 `health=ok` unless the place already has a health verdict). Without it, ser2net serves every
 device at once on consecutive TCP ports (`--base-port`), for pyserial/`--port rfc2217://…` users
-without labgrid.
+without labgrid. The URLs it prints carry `?ign_set_control`: ser2net does not acknowledge the
+RFC 2217 SET-CONTROL (DTR/RTS) that stock pyserial, and so mpremote, waits for, and with it they
+work as printed (`mpremote connect URL`, `serial.serial_for_url(URL)`).
 
 The command stays in the foreground (like `labgrid-exporter`) until SIGINT/SIGTERM, then stops
-what it started. It writes `export.json` into the sim root (the exporter's pid and process group,
-the devices and their ports), so tools and tests can find them. If the exporter process dies, the
-devices are stopped and the command exits 3.
+what it started — its exporter and the devices it started, not other devkits of the same sim
+root. It writes `export.json` into the sim root (the exporter's pid and process group, the devices
+and their ports), so tools and tests can find them. If the exporter process dies, its devices are
+stopped and the command exits 3.
 """
 from __future__ import annotations
 
@@ -59,6 +62,23 @@ def ser2net_config(devices: list[tuple[str, str]], baud: int, base_port: int, bi
     return "\n".join(out) + "\n"
 
 
+def stock_url(host: str, port: int) -> str:
+    """An RFC 2217 URL of a ser2net port that stock pyserial and mpremote open as it is."""
+    return f"rfc2217://{host}:{port}?ign_set_control"
+
+
+def _stop_devices(ids: list[str], root: Path) -> None:
+    """Stops the devices this export started (each asked at once, then waited for)."""
+    running = {d.id: d.pid for d in manager.list_devices(root) if d.id in ids and d.pid}
+    for pid in running.values():
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for device_id in running:
+        manager.stop(device_id, root)
+
+
 def _stop_group(proc: subprocess.Popen[Any], timeout: float = 5.0) -> None:
     if proc.poll() is not None:
         return
@@ -81,11 +101,9 @@ def run(count: int, prefix: str, coordinator: str | None, name: str, hostname: s
     ids = [f"{name}-{prefix}{i}" for i in range(count)]
     from host_tools.firmware import build
 
-    infos = manager.start(ids=ids, root=root, blank=True, baud=baud, mic=mic,
-                          install_files=None if blank else build.files("vdk"))
-    devices = [(i.id, i.port or "") for i in infos]
     proc: subprocess.Popen[Any] | None = None
     exported: list[Exported] = []
+    started: list[str] = []
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -96,6 +114,11 @@ def run(count: int, prefix: str, coordinator: str | None, name: str, hostname: s
     signal.signal(signal.SIGINT, stop)
     log = open(root / "exporter.log", "ab")
     try:
+        already = {d.id for d in manager.list_devices(root) if d.pid}
+        started = [i for i in ids if i not in already]  # ours to stop (start() refuses ids that already run)
+        infos = manager.start(ids=ids, root=root, blank=True, baud=baud, mic=mic,
+                              install_files=None if blank else build.files("vdk"))
+        devices = [(i.id, i.port or "") for i in infos]
         if coordinator:
             cfg = root / "exporter.yaml"
             cfg.write_text(exporter_config(devices, baud))
@@ -121,7 +144,7 @@ def run(count: int, prefix: str, coordinator: str | None, name: str, hostname: s
                                     start_new_session=True)
             for i, (dev_id, pty) in enumerate(devices):
                 _wait_listening(bind or "127.0.0.1", base_port + i, proc)
-                exported.append(Exported(dev_id, pty, None, f"rfc2217://{hostname or bind or '127.0.0.1'}:{base_port + i}"))
+                exported.append(Exported(dev_id, pty, None, stock_url(hostname or bind or "127.0.0.1", base_port + i)))
         summary = {"name": name, "coordinator": coordinator, "exporter_pid": proc.pid, "pid": os.getpid(),
                    "devices": [asdict(e) for e in exported]}
         (root / "export.json").write_text(json.dumps(summary, indent=2))
@@ -143,7 +166,7 @@ def run(count: int, prefix: str, coordinator: str | None, name: str, hostname: s
     finally:
         if proc is not None:
             _stop_group(proc)
-        manager.stop_all(root)
+        _stop_devices(started, root)
         (root / "export.json").unlink(missing_ok=True)
         log.close()
 
