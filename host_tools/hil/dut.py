@@ -29,6 +29,8 @@ class Dut:
     sim_dir: Path | None = None  # a devkit's state folder (speaker and mic files)
     timeout: float = 5.0
     uid: str = ""  # the channel uid it was provisioned with
+    host_address: str | None = None  # how the device reaches this machine (an ARM devkit: 10.0.2.2)
+    arch: str = ""  # the devkit's kind ("arm", "wasm") or "" for a board
     transcript: deque[str] = field(default_factory=lambda: deque(maxlen=TRANSCRIPT_LINES))
     _transport: SerialTransport | None = None
     _console: DeviceConsole | None = None

@@ -41,6 +41,7 @@ class RunConfig:
     html_out: Path = OUT / "report.html"
     junit_out: Path = OUT / "report.xml"
     work: Path | None = None  # default: build/hil/runs/<time>-<pid> (runs may go on side by side)
+    devkit: str = "wasm"  # the kind of virtual devkit: "wasm" or "arm"
     command: str = "edgecall hil run"
 
 
@@ -93,13 +94,15 @@ class Run:
             if self.sim_root.exists():
                 fleet.manager.stop_all(self.sim_root)
                 shutil.rmtree(self.sim_root)
-            self.duts = fleet.start_virtual(cfg.devices, self.sim_root, mic=cfg.mic)
-            self.log(f"started {len(self.duts)} virtual devkits: {', '.join(d.id for d in self.duts)}")
-        img = fleet.build_image(cfg.work)
+            self.duts = fleet.start_virtual(cfg.devices, self.sim_root, mic=cfg.mic, kind=cfg.devkit)
+            self.log(f"started {len(self.duts)} virtual devkits ({cfg.devkit}): {', '.join(d.id for d in self.duts)}")
+        img = fleet.build_image(cfg.work, "arm" if any(d.arch == "arm" for d in self.duts) else "wasm")
         self.log(f"built {img.name}")
         fleet.flash_all(self.duts, img, self.log, fresh=not cfg.ports)
         ledger = str(cfg.work / "ledger.sqlite3")
-        for p in fleet.join_all(self.duts, ledger, ident, self.server.host, self.server.port, codec=cfg.opts.codec):
+        host = self.server.host
+        for p in fleet.join_all(self.duts, ledger, ident, lambda d: fleet.server_address(d, host), self.server.port,
+                                codec=cfg.opts.codec):
             self.log(f"{p['device']}: {p['action']} as {p['uid']}")
         for d in self.duts:
             self.versions[d.id] = str(d.info().get("version", ""))
@@ -185,7 +188,7 @@ class Run:
         series["heap"] = {dev: [[t, v] for t, v in sorted(pts.items())] for dev, pts in self.heap.items()}
         devices = []
         for d in self.duts:
-            devices.append({"id": d.id, "kind": d.kind, "port": d.port, "uid": d.uid,
+            devices.append({"id": d.id, "kind": d.kind, "arch": d.arch, "port": d.port, "uid": d.uid,
                             "version": self.versions.get(d.id, "")})
         return {
             "schema": report.SCHEMA, "tool": "edgecall hil", "version": VERSION,

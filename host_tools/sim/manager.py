@@ -135,7 +135,7 @@ def start(
     camera: Path | None = None,
     boot_key: Path | None = None,
     slot_size: int | None = None,
-    kind: str = state.KIND_WASM,
+    kind: str | None = None,
     factory_image: bytes | None = None,
 ) -> list[DeviceInfo]:
     """Starts devices and waits until each REPL is up.
@@ -161,6 +161,9 @@ def start(
         raise SimError("heap must be at least 16 KiB", 2)
     if baud not in line.STANDARD_BAUDS:
         raise SimError(f"unsupported baud rate {baud} (standard rates: 9600, 115200, ...)", 2)
+    if kind is None:  # a device started before keeps its kind
+        known = [_device_dir(n, root) for n in names]
+        kind = next((d.read().kind for d in known if d.exists()), state.KIND_WASM)
     if kind not in state.KINDS:
         raise SimError(f"unknown devkit kind {kind!r} (one of {', '.join(state.KINDS)})", 2)
     arm = kind == state.KIND_ARM
