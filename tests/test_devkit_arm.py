@@ -271,3 +271,26 @@ def test_a_devkit_whose_qemu_dies_is_reported(tmp_path: Path) -> None:
         assert proc.returncode == 3, proc.stdout + proc.stderr
         assert "Traceback" not in proc.stderr and proc.stderr.strip()
         assert time.monotonic() - t0 < 60
+
+
+def test_mpremote_bootloader_enters_serial_recovery(tmp_path: Path) -> None:
+    from host_tools.device.console import DeviceConsole
+    from host_tools.device.resolve import resolve
+    from host_tools.transport import open_port
+
+    with sim_dir(tmp_path):
+        (dev,) = manager.start(ids=["bl"], root=tmp_path, blank=True, kind=state.KIND_ARM, baud=BAUD)
+        d = state.DeviceDir("bl", tmp_path)
+        boots = d.read().boots
+        mpremote(dev.port or "", "bootloader", timeout=30)
+        deadline = time.monotonic() + 10
+        while d.read().status != state.STATUS_BOOTLOADER:
+            assert time.monotonic() < deadline, d.read()
+            time.sleep(0.05)
+        # The bootloader's SMP server has the port now (serial recovery); its reset boots the board.
+        t = resolve(None, "bl", tmp_path)
+        with open_port(t.port, BAUD, ignore_pids=t.allowed_holders) as port:
+            DeviceConsole(port).reset()
+        _wait_boots(d, boots + 1)
+        assert d.read().status == state.STATUS_RUNNING
+        assert "True" in run(dev.port or "", "import machine; print(machine.reset_cause() == machine.HARD_RESET)")
