@@ -96,15 +96,22 @@ def sign(payload: bytes, key: Path, version: str, out: Path, slot_size: int = DE
         raise ImageBuildError(f"imgtool sign failed: {msg[-1] if msg else proc.returncode}")
 
 
-def build_image(key: Path | None = None, version: str | None = None, out: Path | None = None,
-                slot_size: int = DEFAULT_SLOT_SIZE, files: dict[str, bytes] | None = None) -> ImageInfo:
-    """Builds and signs the image; `files` overrides the file set (tests build broken apps)."""
+def _key_and_version(key: Path | None, version: str | None) -> tuple[Path, str]:
+    """The signing key (default: the development key) and the image version (default: the
+    application's), both checked."""
     key = Path(key) if key else keys.dev_key()
     if not key.is_file():
         raise ImageBuildError(f"signing key {key} not found: create one with `edgecall keys generate`")
     if version is None:
         version = (build.FIRMWARE / "edgecall" / "version.py").read_text().split('"')[1]
     mcuboot.Version.parse(version)
+    return key, version
+
+
+def build_image(key: Path | None = None, version: str | None = None, out: Path | None = None,
+                slot_size: int = DEFAULT_SLOT_SIZE, files: dict[str, bytes] | None = None) -> ImageInfo:
+    """Builds and signs the image; `files` overrides the file set (tests build broken apps)."""
+    key, version = _key_and_version(key, version)
     content = with_manifest(files, version) if files is not None else image_files(version)
     payload = archive.pack(content)
     out = out or IMAGE_DIR / f"edgecall-{version}.bin"
@@ -126,12 +133,7 @@ def build_arm_image(key: Path | None = None, version: str | None = None, out: Pa
     from host_tools.firmware import armimage
     from host_tools.native import devkit
 
-    key = Path(key) if key else keys.dev_key()
-    if not key.is_file():
-        raise ImageBuildError(f"signing key {key} not found: create one with `edgecall keys generate`")
-    if version is None:
-        version = (build.FIRMWARE / "edgecall" / "version.py").read_text().split('"')[1]
-    mcuboot.Version.parse(version)
+    key, version = _key_and_version(key, version)
     try:
         fw = devkit.build(version)
     except devkit.BuildError as e:
