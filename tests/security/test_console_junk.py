@@ -3,13 +3,16 @@ within 2 s of the input stopping. A real virtual devkit on its pty takes a bound
 bytes (20 s or 400 KiB at the default 115200 baud, 0x03 and 0x04 excluded: they would interrupt or
 reset), read back as a terminal would; then one SMP request — sent at once, glued to the junk,
 without a newline before it, and not retried — must be answered within 2 s, by the same boot (no
-reset). Then junk that ends in a frame's start marker, and again one request."""
+reset). Then junk that ends in a frame's start marker, and again one request. On both kinds of
+devkit: the WebAssembly one (REPL beside the application) and the ARM one (the application owns
+the console, as on a board)."""
 from __future__ import annotations
 
 import random
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,9 @@ import pytest
 from host_tools.device.console import DeviceConsole
 from host_tools.device.resolve import resolve
 from host_tools.transport import SerialTransport, TransportError, open_port
-from tests.devkits import devkits
+from host_tools.firmware.image import build_arm_image
+from host_tools.sim import manager
+from tests.devkits import devkits, sim_dir
 
 DEVICE = "junk1"
 BLAST_SECONDS = 20.0
@@ -26,9 +31,19 @@ ANSWER_WITHIN = 2.0
 JUNK = bytes(b for b in range(256) if b not in (0x03, 0x04))
 
 
-@pytest.fixture(scope="module")
-def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SerialTransport]:
-    with devkits(tmp_path_factory.mktemp("sim"), [DEVICE]):
+@contextmanager
+def arm_devkit(root: Path) -> Iterator[Path]:
+    """An ARM devkit running the application's image (the console is the application's stdin)."""
+    with sim_dir(root):
+        image = Path(build_arm_image().path).read_bytes()
+        manager.start(ids=[DEVICE], root=root, kind="arm", factory_image=image)
+        yield root
+
+
+@pytest.fixture(scope="module", params=["wasm", "arm"])
+def port(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SerialTransport]:
+    root = tmp_path_factory.mktemp("sim")
+    with (devkits(root, [DEVICE]) if request.param == "wasm" else arm_devkit(root)):
         t = resolve(None, DEVICE)
         with open_port(t.port, ignore_pids=t.allowed_holders) as tr:
             DeviceConsole(tr).wait_ready(30)
