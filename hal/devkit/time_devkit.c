@@ -8,19 +8,28 @@
 #include "semihost.h"
 
 static uint64_t devkit_epoch_ns(void) {
-    static uint64_t boot_s;
+    static uint64_t boot_ms;
     static int known;
     if (!known) {
+        // "time=SECONDS[.MMM]": the host's Unix time when it started the board, to the ms.
         char v[24];
-        boot_s = 0;
+        uint64_t s = 0, ms = 0;
         if (sh_arg("time", v, sizeof(v)) != NULL) {
-            for (const char *p = v; *p >= '0' && *p <= '9'; p++) {
-                boot_s = boot_s * 10 + (uint64_t)(*p - '0');
+            const char *p = v;
+            for (; *p >= '0' && *p <= '9'; p++) {
+                s = s * 10 + (uint64_t)(*p - '0');
+            }
+            if (*p == '.') {
+                p++;
+                for (int i = 0; i < 3; i++) {
+                    ms = ms * 10 + (*p >= '0' && *p <= '9' ? (uint64_t)(*p++ - '0') : 0);
+                }
             }
         }
+        boot_ms = s * 1000 + ms;
         known = 1;
     }
-    return boot_s * 1000000000ull + (uint64_t)mp_hal_ticks_ms() * 1000000ull;
+    return (boot_ms + (uint64_t)mp_hal_ticks_ms()) * 1000000ull;
 }
 
 uint64_t mp_hal_time_ns(void) {

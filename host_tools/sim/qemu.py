@@ -39,7 +39,7 @@ def binary() -> str:
 
 def command(kernel: Path, uid: str, reset_cause: int, event_fd: int, net: bool = True) -> list[str]:
     """The QEMU command line for one boot of a devkit (run with cwd = the device folder)."""
-    append = f"uid={uid} reset={reset_cause} time={int(time.time())} flash={FLASH_FILE}"
+    append = f"uid={uid} reset={reset_cause} time={time.time():.3f} flash={FLASH_FILE}"
     cmd = [
         binary(), "-M", MACHINE, "-display", "none", "-monitor", "none", "-serial", "stdio",
         "-no-reboot",
