@@ -8,12 +8,16 @@
 #   hal.vdk.<part>    the virtual devkit (JS modules of the Node device + the wasm32 native_codec)
 #   hal.board.<part>  real boards (RP2040, STM32) through MicroPython's machine module; the pins
 #                     of each board are in hal.boards
+#   hal.emu.<part>    the ARM devkit (MicroPython's qemu port on QEMU mps2-an386): the board
+#                     backend, except for the parts in EMU, which the emulated board has as
+#                     devices of its own (hal/devkit/audio.c, camera.c)
 # storage and boot (the running image's confirmation) are shared: they only need a filesystem.
 # Use `hal.part("console")`.
 import sys
 
 BACKEND = "vdk" if sys.platform == "webassembly" else "board"
 SHARED = ("storage", "boot")
+EMU = ("audio", "camera") if sys.platform == "qemu" else ()
 
 _loaded = {}  # type: dict[str, object]
 
@@ -22,7 +26,7 @@ def part(name):
     """The backend module of one hal part (imported once)."""
     mod = _loaded.get(name)
     if mod is None:
-        pkg = "hal" if name in SHARED else "hal." + BACKEND
+        pkg = "hal" if name in SHARED else "hal.emu" if name in EMU else "hal." + BACKEND
         mod = __import__(pkg + "." + name, None, None, [name])
         _loaded[name] = mod
     return mod

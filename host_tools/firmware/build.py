@@ -1,8 +1,10 @@
 """Builds the firmware file set: boot.py and main.py as source (a board runs them by name), every
 other module of firmware/ and hal/ compiled with mpy-cross (matching the device's MicroPython,
 1.27), and manifest.json listing each file's SHA-256. Variant "vdk" carries hal/vdk, variant
-"board" hal/board and hal/boards (real boards); hal/__init__, hal/storage and hal/boot go in both.
-Outputs are cached under build/firmware/<variant>/ and rebuilt when a source changes."""
+"board" hal/board and hal/boards (real boards), variant "devkit" (what an ARM devkit's image
+freezes) the board's and hal/emu (the emulated board's own devices); hal/__init__, hal/storage and
+hal/boot go in all. Outputs are cached under build/firmware/<variant>/ and rebuilt when a source
+changes."""
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +18,8 @@ from host_tools.paths import BUILD, ROOT
 FIRMWARE = ROOT / "firmware"
 HAL = ROOT / "hal"
 SOURCE_ONLY = ("boot.py", "main.py")
-VARIANTS = ("vdk", "board")
+VARIANTS = ("vdk", "board", "devkit")
+BACKENDS = {"vdk": ("vdk",), "board": ("board",), "devkit": ("board", "emu")}
 
 
 class FirmwareBuildError(RuntimeError):
@@ -32,11 +35,11 @@ def sources(variant: str) -> dict[str, Path]:
         out[f"edgecall/{p.name}"] = p
     for name in ("__init__.py", "storage.py", "boot.py"):
         out[f"hal/{name}"] = HAL / name
-    if variant == "board":
+    if "board" in BACKENDS[variant]:
         out["hal/boards.py"] = HAL / "boards.py"
-    backend = HAL / variant
-    for p in sorted(backend.glob("*.py")):
-        out[f"hal/{variant}/{p.name}"] = p
+    for backend in BACKENDS[variant]:
+        for p in sorted((HAL / backend).glob("*.py")):
+            out[f"hal/{backend}/{p.name}"] = p
     return out
 
 

@@ -15,8 +15,8 @@ STUBS = {
     "rp2": "micropython-rp2-rpi-pico-w-stubs==1.29.0.post1",
     "stm32": "micropython-stm32-stubs==1.29.0.post1",
 }
-CHECKED = ["hal/__init__.py", "hal/storage.py", "hal/boot.py", "hal/boards.py", "hal/board", "firmware/edgecall",
-           "firmware/main.py", "firmware/boot.py"]
+CHECKED = ["hal/__init__.py", "hal/storage.py", "hal/boot.py", "hal/boards.py", "hal/board", "hal/emu",
+           "firmware/edgecall", "firmware/main.py", "firmware/boot.py"]
 
 
 def stubs_dir(port: str) -> Path:

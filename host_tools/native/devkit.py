@@ -6,8 +6,8 @@ Two builds, each incremental in a folder of its own under build/devkit/:
 - `build()`: the base firmware (hal/devkit/manifest.py): MicroPython as a board's maker ships it,
   what a blank devkit (empty primary slot) boots and what `edgecall deploy` installs onto;
 - `build(version=V)`: an EdgeCall image's firmware (hal/devkit/manifest_app.py): the base with
-  the application (firmware/edgecall, version V) and hal's board backend frozen in, started at
-  boot by the frozen _main.py. `edgecall build` signs it as the MCUboot image's payload.
+  the application (firmware/edgecall, version V) and hal's devkit backends (board + emu) frozen
+  in, started at boot by the frozen _main.py. `edgecall build` signs it as the MCUboot image's payload.
 Each returns the ELF and `firmware.bin`, the raw image QEMU loads at address 0 (the vector table
 first).
 
@@ -81,11 +81,11 @@ def _make_env(tree: Path) -> dict[str, str]:
 
 
 def _app_sources(gen: Path, version: str) -> None:
-    """Lays out the application as the image freezes it: the board file set, this version."""
+    """Lays out the application as the image freezes it: the devkit file set (board + emu), this version."""
     from host_tools.firmware import build as fw_build
 
     want: dict[Path, bytes] = {}
-    for dev_path, src in fw_build.sources("board").items():
+    for dev_path, src in fw_build.sources("devkit").items():
         if dev_path not in fw_build.SOURCE_ONLY:
             want[gen / dev_path] = src.read_bytes()
     want[gen / "edgecall" / "version.py"] = (

@@ -1,13 +1,18 @@
-"""The host's side of a virtual devkit's board (hal.vdk): buttons, LEDs, microphone, speaker.
+"""The host's side of a virtual devkit's board: buttons, LEDs, microphone, speaker.
 
-These parts are files in the device's state folder, shared with the device's worker
-(host_tools/sim/vdk/hal_board.mjs, hal_audio.mjs):
+These parts are files in the device's state folder, shared with the device: the WebAssembly
+devkit's worker (hal.vdk: host_tools/sim/vdk/hal_board.mjs, hal_audio.mjs) or the ARM devkit's
+firmware, whose QEMU runs in that folder and reaches it through semihosting (hal.emu:
+hal/devkit/audio.c):
 - ``buttons.json`` ``{"<n>": {"down": ms, "up": ms, "count": k}}`` (Unix ms), written here;
 - ``leds.json`` ``{"leds": [bool, ...], "changes": n, "time": unix}``, written by the device;
 - ``speaker.raw`` (16-bit LE mono) and ``speaker.times`` / ``mic.times`` (one line per frame:
-  ``<unix seconds> <byte offset> <bytes>``), written by the device, emptied at ``sim start``.
+  ``<unix seconds> <byte offset> <bytes>``, the device's wall clock), written by the device,
+  emptied at ``sim start``.
 The microphone's WAV file and the camera's image folder are host paths kept in state.json's
-``extra`` (``mic``, ``camera``) and given to the device's Node process by the supervisor.
+``extra`` (``mic``, ``camera``): the supervisor gives them to a WebAssembly devkit's Node process;
+an ARM devkit's board reads ``mic.wav``, a link to the WAV made at ``sim start`` (link_mic), and
+the camera's ``camera.list`` (host_tools/sim/camera.py).
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ LEDS = "leds.json"
 SPEAKER = "speaker.raw"
 SPEAKER_TIMES = "speaker.times"
 MIC_TIMES = "mic.times"
+MIC_LINK = "mic.wav"
 BUTTON_COUNT = 8
 
 
@@ -80,6 +86,15 @@ def check_mic(path: Path) -> Path:
     except (OSError, EOFError, wave.Error) as e:
         raise ValueError(f"{p}: not a readable WAV file ({e})") from e
     return p
+
+
+def link_mic(d: state.DeviceDir, wav: str | Path | None) -> None:
+    """Makes mic.wav in the device folder a link to `wav` (a checked WAV file, check_mic), or
+    removes it (None): an ARM devkit's microphone plays it, silence without it."""
+    link = d.path / MIC_LINK
+    link.unlink(missing_ok=True)
+    if wav is not None:
+        link.symlink_to(Path(wav).resolve())
 
 
 def reset_audio(d: state.DeviceDir) -> None:

@@ -1,4 +1,11 @@
-"""The host's side of a virtual devkit's camera and display (hal.vdk.camera, hal.vdk.video).
+"""The host's side of a virtual devkit's camera and display (hal.vdk.camera, hal.vdk.video, and
+the ARM devkit's camera, hal.emu.camera).
+
+An ARM devkit's camera (hal/devkit/camera.c) reads the frames of `sim start --camera DIR` through
+``camera.list`` in the device folder, written at ``sim start`` (write_camera_list): one line
+``<bytes> <path>`` per regular file of DIR in name order, the path through the link ``camera.src``
+(to DIR) in the device folder, lines of at most CAMERA_LINE bytes (files with longer names or a
+newline in the name are left out). The camera takes the files exactly one frame long, in a loop.
 
 Files in the device's state folder, written by the device (host_tools/sim/vdk/hal_video.mjs) and
 emptied at every ``sim start`` (reset_video):
@@ -23,6 +30,9 @@ if TYPE_CHECKING:
     import numpy as np  # imported where used: `sim start` (reset_video) does not pay for it
 
 CAMERA_TIMES = "camera.times"
+CAMERA_LIST = "camera.list"
+CAMERA_LINK = "camera.src"
+CAMERA_LINE = 255  # the longest line (newline included) the board's camera reads
 DISPLAY = "display"
 DISPLAY_TIMES = "display.times"
 
@@ -51,6 +61,28 @@ def reset_video(d: state.DeviceDir) -> None:
     for name in (CAMERA_TIMES, DISPLAY_TIMES):
         (d.path / name).unlink(missing_ok=True)
     shutil.rmtree(d.path / DISPLAY, ignore_errors=True)
+
+
+def write_camera_list(d: state.DeviceDir, folder: str | Path | None) -> int:
+    """Writes camera.list (and the link camera.src) for an ARM devkit's camera from the raw frames
+    of `folder`, or removes them (None: the camera shows its test pattern). Returns the number of
+    files listed."""
+    link, listing = d.path / CAMERA_LINK, d.path / CAMERA_LIST
+    link.unlink(missing_ok=True)
+    listing.unlink(missing_ok=True)
+    if folder is None:
+        return 0
+    src = Path(folder).resolve()
+    link.symlink_to(src, target_is_directory=True)
+    lines = []
+    for p in sorted(src.iterdir(), key=lambda q: q.name):
+        if not p.is_file() or "\n" in p.name:
+            continue
+        line = f"{p.stat().st_size} {CAMERA_LINK}/{p.name}\n"
+        if len(line.encode()) <= CAMERA_LINE:
+            lines.append(line)
+    listing.write_text("".join(lines), encoding="utf-8")
+    return len(lines)
 
 
 def _lines(path: Path) -> list[list[str]]:

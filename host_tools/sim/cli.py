@@ -84,9 +84,10 @@ def cmd_start(args: argparse.Namespace) -> int:
         _err("--count must be at least 1")
         return EXIT_USAGE
     if args.kind == state.KIND_ARM:
+        manager.media_extra(args.mic, args.camera)  # bad input before the image build
         image = None if args.blank else factory_image()
         devices = manager.start(count=args.count, ids=args.id, baud=args.baud, blank=args.blank,
-                                kind=args.kind, factory_image=image)
+                                kind=args.kind, factory_image=image, mic=args.mic, camera=args.camera)
     else:
         firmware = None if args.blank else factory_firmware()
         devices = manager.start(count=args.count, ids=args.id, heap=args.heap, baud=args.baud,

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from host_tools.paths import ROOT
 from host_tools.sim import board, line, qemu, state
-from host_tools.sim.camera import reset_video
+from host_tools.sim.camera import reset_video, write_camera_list
 
 BOOT_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
@@ -151,8 +151,9 @@ def start(
     `kind` "arm" starts ARM devkits (MicroPython on QEMU mps2-an386): their flash is a littlefs
     image (flash.bin, formatted at first boot) and an empty primary slot boots the base firmware
     (host_tools/native/devkit.py builds it on first use); `factory_image` (a signed ARM image) is
-    written into the primary slot, confirmed, as a factory would; `install_files`, `mic` and
-    `camera` are for WebAssembly devkits only so far.
+    written into the primary slot, confirmed, as a factory would; `install_files` is for
+    WebAssembly devkits only so far. Their microphone and camera (hal.emu, hal/devkit/audio.c and
+    camera.c) find `mic` and `camera` through mic.wav and camera.list in the device folder.
     """
     from host_tools.sim.setup import ensure_node_modules
 
@@ -167,21 +168,12 @@ def start(
     if kind not in state.KINDS:
         raise SimError(f"unknown devkit kind {kind!r} (one of {', '.join(state.KINDS)})", 2)
     arm = kind == state.KIND_ARM
-    if arm and (install_files or mic is not None or camera is not None):
-        raise SimError("ARM devkits do not take files, a microphone or a camera yet", 2)
+    if arm and install_files:
+        raise SimError("ARM devkits do not take files yet", 2)
     if arm and heap != state.DEFAULT_HEAP:
         raise SimError("an ARM devkit's heap is built into its firmware (192 KiB)", 2)
     dirs = [_device_dir(n, root) for n in names]
-    extra: dict[str, str] = {}
-    if mic is not None:
-        try:
-            extra["mic"] = str(board.check_mic(Path(mic)))
-        except ValueError as e:
-            raise SimError(f"--mic: {e}", 2) from e
-    if camera is not None:
-        if not Path(camera).is_dir():
-            raise SimError(f"--camera: {camera} is not a folder", 2)
-        extra["camera"] = str(Path(camera).resolve())
+    extra = media_extra(mic, camera)
     for d in dirs:
         if d.exists() and _alive(d.read().pid, d.path):
             raise SimError(f"device {d.id} is already running (pid {d.read().pid})", 2)
@@ -190,6 +182,7 @@ def start(
     else:
         ensure_node_modules()
     from host_tools.firmware import keys
+    from host_tools.firmware.image import ARM_SLOT_SIZE
     from host_tools.sim.bootloader import store as boot_store
 
     key = Path(boot_key) if boot_key else keys.dev_key()
@@ -203,8 +196,9 @@ def start(
         if blank and (d.path / "boot").exists():
             shutil.rmtree(d.path / "boot")
         old_cfg = boot_store.BootStore(d.path).config() if (d.path / "boot" / "config.json").exists() else {}
+        default_slot = ARM_SLOT_SIZE if arm else boot_store.DEFAULT_SLOT_SIZE  # an ARM image is the firmware
         boot_store.write_config(d.path, keys.public_der(key), keys.key_hash(key),
-                                slot_size or int(old_cfg.get("slot_size", boot_store.DEFAULT_SLOT_SIZE)),
+                                slot_size or int(old_cfg.get("slot_size", default_slot)),
                                 bool(old_cfg.get("allow_downgrade", False)), int(old_cfg.get("swap_step_ms", 0)))
         d.flash.mkdir(parents=True, exist_ok=True)
         if factory_image is not None:
@@ -219,8 +213,26 @@ def start(
         d.device_log.unlink(missing_ok=True)
         board.reset_audio(d)
         reset_video(d)
+        if arm:  # the board's microphone and camera read their sources from the device folder
+            board.link_mic(d, extra.get("mic"))
+            write_camera_list(d, extra.get("camera"))
         _spawn(d)
     return [_wait_running(d, timeout) for d in dirs]
+
+
+def media_extra(mic: Path | None, camera: Path | None) -> dict[str, str]:
+    """The state's `extra` for a microphone WAV and a camera folder, checked (SimError, exit 2)."""
+    extra: dict[str, str] = {}
+    if mic is not None:
+        try:
+            extra["mic"] = str(board.check_mic(Path(mic)))
+        except ValueError as e:
+            raise SimError(f"--mic: {e}", 2) from e
+    if camera is not None:
+        if not Path(camera).is_dir():
+            raise SimError(f"--camera: {camera} is not a folder", 2)
+        extra["camera"] = str(Path(camera).resolve())
+    return extra
 
 
 LITTLEFS_MAGIC = b"littlefs"
