@@ -1,9 +1,10 @@
-"""The ARM devkit's microphone, speaker and camera (hal/devkit/audio.c, camera.c; hal.emu) and its
-clock (hal/devkit/clock_devkit.c), on a devkit running the EdgeCall image (the application's hal
-frozen in, reached through hal.part as the firmware reaches it): the host's WAV comes back from
-the speaker bit-exact, frames keep the board's 20 ms over seconds, overruns and underruns are
-counted when the application does not keep up, the camera gives the host folder's frames at the
-rate asked, and `sim start` refuses a microphone file that is not 16-bit mono WAV."""
+"""The ARM devkit's microphone, speaker, camera, LEDs and buttons (hal/devkit/audio.c, camera.c,
+panel.c; hal.emu) and its clock (hal/devkit/clock_devkit.c), on a devkit running the EdgeCall image
+(the application's hal frozen in, reached through hal.part as the firmware reaches it): the host's
+WAV comes back from the speaker bit-exact, frames keep the board's 20 ms over seconds, overruns and
+underruns are counted when the application does not keep up, the camera gives the host folder's
+frames at the rate asked, LEDs and buttons meet `sim leds` / `sim press`, and `sim start` refuses a
+microphone file that is not 16-bit mono WAV."""
 from __future__ import annotations
 
 import hashlib
@@ -264,6 +265,34 @@ check(lambda: C.Camera(8, 8, fmt="yuv"))
         "ValueError fps must be from 1 to 60",
         "ValueError fmt must be 'rgb565' or 'rgb888'",
     ], out
+
+
+def test_leds_and_buttons_through_the_device_folder(dev: manager.DeviceInfo) -> None:
+    root = Path(os.environ["EDGECALL_SIM_DIR"])
+    out = run(dev, """
+import hal
+led = hal.part("led")
+led.set(2, True); led.set(5, True); led.set(5, True)
+print(led.__name__, led.get(2), led.get(3))
+try:
+    led.set(8, True)
+except ValueError as e:
+    print(e)
+""")
+    assert out[-2:] == ["hal.emu.led True False", "no LED 8"], out
+    assert manager.leds(DEVICE, root)[:6] == [False, False, True, False, False, True]
+    run(dev, "import hal; hal.part('led').toggle(3)")  # mpremote soft-resets first: all off, then 3 on
+    assert manager.leds(DEVICE, root)[:6] == [False, False, False, True, False, False]
+
+    assert manager.press(DEVICE, 1, hold_ms=1500, root=root) == 1
+    out = run(dev, """
+import hal, time
+b = hal.part("button")
+p1, c1 = b.pressed(1), b.presses(1)
+time.sleep_ms(2000)
+print(b.__name__, p1, c1, b.pressed(1), b.presses(1), b.pressed(0), b.presses(0))
+""")
+    assert out[-1] == "hal.emu.button True 1 False 1 False 0", out
 
 
 def test_board_clock_keeps_the_hosts_time(dev: manager.DeviceInfo) -> None:

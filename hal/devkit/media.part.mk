@@ -1,6 +1,8 @@
-# media.part.mk — the board's microphone and speaker (audio.c, module _devkit_audio) and camera
-# (camera.c, module _devkit_camera): files in the device folder on the host, through semihosting,
-# paced by the board's clock. hal/emu/audio.py and hal/emu/camera.py are their hal backends.
+# media.part.mk — the board's microphone and speaker (audio.c, module _devkit_audio), camera
+# (camera.c, module _devkit_camera), LEDs and buttons (panel.c, module _devkit_panel): files in the
+# device folder on the host, through semihosting, media paced by the board's clock. hal/emu is
+# their hal backend.
 SRC_C += \
 	$(DEVKIT_DIR)/audio.c \
 	$(DEVKIT_DIR)/camera.c \
+	$(DEVKIT_DIR)/panel.c \
