@@ -1,6 +1,7 @@
-"""One flash run with smpclient: enter the bootloader, upload (resuming from the device's offset),
-check the slot's hash, mark test or permanent, reset, wait for the application to report the new
-version through the device console, confirm — or report a rollback.
+"""One flash run with smpclient: enter the bootloader, check the image's board against the one
+the bootloader reports, upload into the secondary slot ("image" 2, resuming from the device's
+offset), check the slot's hash, mark test or permanent, reset, wait for the application to report
+the new version through the device console, confirm — or report a rollback.
 
 Before anything touches the device the image file is checked (host_tools.flash.imagecheck: its
 hash, and its signature when the key is known), the "already runs it" shortcut included. The port
@@ -28,13 +29,13 @@ from smpclient import SMPClient
 from smpclient.exceptions import SMPUploadError, SMPValidationException
 from smpclient.generics import error, success
 from smpclient.requests.image_management import ImageStatesRead, ImageStatesWrite
-from smpclient.requests.os_management import BootloaderInformationRead, ResetWrite
+from smpclient.requests.os_management import BootloaderInformationRead, OSApplicationInfoRead, ResetWrite
 import serial
 from smpclient.transport import SMPTransportDisconnected
 from smpclient.transport.serial import SMPSerialTransport
 
 from host_tools.device.console import DeviceConsole
-from host_tools.firmware import mcuboot
+from host_tools.firmware import armimage, mcuboot
 from host_tools.flash import imagecheck
 from host_tools.flash.requests import ForcedStatesWrite
 from host_tools.flash.errors import FlashError, FlashTimeout, ImageRejected, LinkLost, NotInBootloader, Rollback
@@ -43,6 +44,7 @@ from host_tools.transport.serial import url_options
 
 logging.getLogger("smpclient").setLevel(logging.CRITICAL)  # its parse failures are expected here
 Progress = Callable[[int, int], None]  # (offset, total)
+SECONDARY_SLOT = 2  # the upload's "image": the secondary slot (MCUboot serial recovery's direct image upload)
 
 
 @dataclass
@@ -161,13 +163,29 @@ class Flasher:
         raise NotInBootloader(f"{self.port}: the application did not enter the bootloader within "
                               f"{self.boot_timeout:.0f} s; reset the device into it and retry")
 
+    async def check_board(self, client: SMPClient, img: mcuboot.Image) -> None:
+        """Refuses an image whose board TLV names another board than the device reports (OS info,
+        format "i": the hardware platform); devices that do not say are left to their bootloader."""
+        board = img.tlvs.get(armimage.BOARD_TLV)
+        if board is None:
+            return
+        try:
+            rsp = await client.request(OSApplicationInfoRead(format="i"), timeout_s=self.timeout)
+        except (TimeoutError, SMPValidationException):
+            return
+        device = str(rsp.output).strip() if success(rsp) else ""
+        if device and device != board.decode(errors="replace"):
+            raise ImageRejected(f"the image is for board {board.decode(errors='replace')!r}, the device on "
+                                f"{self.port} is {device!r}: build the image for {device!r}; nothing was uploaded")
+
     async def upload(self, client: SMPClient, image: bytes, result: FlashResult, progress: Progress | None) -> None:
         t0 = time.monotonic()
         try:
             result.resumed_from = await self._device_offset(client, image)
             if result.resumed_from:
                 result.events.append(f"the device has {result.resumed_from} bytes of this image: resuming")
-            async for off in client.upload(image, first_timeout_s=self.timeout * 2, subsequent_timeout_s=self.timeout):
+            async for off in client.upload(image, slot=SECONDARY_SLOT, first_timeout_s=self.timeout * 2,
+                                           subsequent_timeout_s=self.timeout):
                 if progress:
                     progress(off, len(image))
         except SMPUploadError as e:
@@ -184,8 +202,8 @@ class Flasher:
         as Zephyr's img_mgmt answers it); 0 when none."""
         from smpclient.requests.image_management import ImageUploadWrite
 
-        req = ImageUploadWrite(off=0, data=b"", image=0, len=len(image), sha=hashlib.sha256(image).digest(),
-                               upgrade=False)
+        req = ImageUploadWrite(off=0, data=b"", image=SECONDARY_SLOT, len=len(image),
+                               sha=hashlib.sha256(image).digest(), upgrade=False)
         rsp = await client.request(req, timeout_s=self.timeout * 2)
         if not success(rsp):
             raise ImageRejected(_upload_message(SMPUploadError(rsp)))
@@ -238,6 +256,7 @@ class Flasher:
         try:
             client = await self.enter_bootloader(result)
             try:
+                await self.check_board(client, img)
                 await self.upload(client, data, result, progress)
                 await self.mark(client, img, permanent=(mode == "confirm"), force=force)
                 await client.request(ResetWrite(), timeout_s=self.timeout)

@@ -1,20 +1,27 @@
-"""The boot decision, run at every reset (MCUboot's boot_go):
+"""The boot decision, run at every reset (MCUboot's boot_go).
 
-1. a swap in progress (swap.json) is finished from its recorded step;
+On an ARM devkit the boot state is MCUboot's image trailers in the slot files, and the decision is
+MCUboot's (arm.py: finish a swap, then test/permanent/revert from the trailers). On a WebAssembly
+devkit it is kept in JSON beside the slots:
+
+1. a swap in progress (swap.json) is finished from its recorded step, and the result boots;
 2. a primary booted for a test (trailer0 "test") that the application did not confirm
    (flash/.boot/image_ok) is swapped back: revert;
 3. a pending secondary (trailer1) that verifies and is not a downgrade is swapped in, for one
    test boot or permanently; one that fails is erased;
-4. the primary is verified (hash, key, signature) and installed; then MicroPython starts. No
-   verifiable primary: serial recovery (SMP) instead. No bootloader config or an empty primary
-   slot with no image ever installed: the board boots as it is (a devkit with plain MicroPython).
+
+then, for both, the primary is verified (hash, key, signature) and installed, and MicroPython
+starts. No verifiable primary: serial recovery (SMP) instead. No bootloader config or an empty
+primary slot with no image ever installed: the board boots as it is (a devkit with plain
+MicroPython).
 
 What "installed" means depends on the devkit's kind: a WebAssembly devkit's image is an archive
 of the application's files, written into its flash folder (install.py); an ARM devkit's image is
 the firmware binary itself (host_tools/native/devkit.py), which the bootloader hands to QEMU
 (Decision.kernel); its empty slot boots the base firmware (MicroPython without the application).
 
-Swap (files, each step atomic and idempotent; swap.json is rewritten after each):
+The WebAssembly devkit's swap (files, each step atomic and idempotent; swap.json is rewritten after
+each):
    step 1: scratch <- slot0    step 2: slot0 <- slot1    step 3: slot1 <- scratch (rename)
    step 4: trailers + image_ok for the new primary        then swap.json is removed.
 A power cut anywhere re-runs the current step on the next reset, so the device ends with the old
@@ -30,6 +37,7 @@ from pathlib import Path
 
 from host_tools.firmware import archive, armimage, mcuboot
 from host_tools.sim.bootloader import install
+from host_tools.sim.bootloader.arm import ArmBoot
 from host_tools.sim.bootloader.store import BootStore, atomic_write
 
 SWAP = "swap.json"
@@ -48,6 +56,7 @@ class Bootloader:
         self.arm = kind == "arm"
         self._log: Callable[[str], None] = log or (lambda msg: None)
         self.step_hook: Callable[[str, int], None] | None = None  # called between swap steps
+        self.mcuboot = ArmBoot(self) if self.arm else None  # the trailer-based path
 
     def log(self, msg: str) -> None:
         self._log(f"boot: {msg}")
@@ -72,6 +81,9 @@ class Bootloader:
 
     # ---- swap
     def start_swap(self, kind: str) -> None:
+        if self.mcuboot is not None:
+            self.mcuboot.start_swap(kind)
+            return
         self.store.write_json(SWAP, {"kind": kind, "step": 0})
         self.resume_swap()
 
@@ -84,6 +96,9 @@ class Bootloader:
             self.step_hook(kind, step)
 
     def resume_swap(self) -> None:
+        if self.mcuboot is not None:
+            self.mcuboot.resume_swap()
+            return
         st = self.store.json(SWAP)
         kind, step = str(st.get("kind", "test")), int(st.get("step", 0))
         s = self.store
@@ -120,8 +135,17 @@ class Bootloader:
         if not s.enabled():
             return Decision(True, "no bootloader config: flash boots as it is")
         s.dir.mkdir(parents=True, exist_ok=True)
+        if self.mcuboot is not None:
+            self.mcuboot.prepare()
+        else:
+            self._prepare_wasm()
+        return self._boot_primary()
+
+    def _prepare_wasm(self) -> None:
+        s = self.store
         if s.path(SWAP).exists():
             self.resume_swap()
+            return  # what a resumed swap leaves boots (its test image is not reverted at once)
         raw0 = s.slot(0)
         if raw0 is not None and s.trailer(0).get("test"):
             try:
@@ -146,6 +170,9 @@ class Bootloader:
                 s.write_trailer(1, {"pending": False})
             else:
                 self.start_swap("perm" if t1.get("permanent") else "test")
+
+    def _boot_primary(self) -> Decision:
+        s = self.store
         raw0 = s.slot(0)
         if raw0 is None:
             if (install.installed_binary(s.dir) if self.arm else install.installed(s.flash)):

@@ -2,15 +2,24 @@
 
 mcumgr console framing (host_tools/smp/serial.py's codec); SMP v1/v2 headers, answered with the
 request's version. Groups (numbers as Zephyr's mcumgr):
-  image (1): 0 state read / write ({"hash", "confirm"}: test or permanent for the secondary slot,
-             confirm for the primary; a downgrade is refused unless {"force": true} or the
-             bootloader config allows it), 1 upload ({"off", "data", "len", "sha", "image"}; a
-             first chunk with the sha of the upload in progress answers that upload's offset, so
-             a host resumes after a disconnect or a reset; the complete image is verified —
-             hash, key, signature, and an archive on a WebAssembly devkit or firmware for this board
-             (armimage) on an ARM one — before it lands in the secondary slot), 5 erase
-  OS (0):    0 echo, 5 reset, 6 mcumgr parameters, 8 bootloader info
+  image (1): 0 state read / write, 1 upload, 5 erase
+  OS (0):    0 echo, 5 reset, 6 mcumgr parameters, 8 bootloader info ({"query": "mode"}: the
+             MCUboot mode); on an ARM devkit also 7 OS info with format "i" (hardware platform:
+             the board's machine) — a port-specific command of ours, which `edgecall flash` asks
+             to refuse an image for another board before uploading it
 Errors: {"rc": MGMT_ERR, "rsn": text}.
+
+An ARM devkit's image group is MCUboot's serial recovery with direct image upload and image state
+(recovery.py: state from the slots' trailers; "image" 0/1 uploads write the primary slot
+directly, "image" 2 the secondary). The upload into the secondary slot is the same for both kinds:
+a first chunk with the sha of the upload in progress answers that upload's offset, so a host
+resumes after a disconnect or a reset (as mcumgr's img_mgmt does; MCUboot's own serial recovery
+starts over), and the complete image is verified — hash, key, signature, and an archive on a
+WebAssembly devkit or firmware for this board (armimage) on an ARM one — before it lands in the
+secondary slot. A WebAssembly devkit's image group keeps its state in JSON beside the slots:
+state read lists both slots with every flag; a state write {"hash", "confirm"} marks the secondary
+for test or permanent, or confirms the primary (a downgrade is refused unless {"force": true} or
+the bootloader config allows it); uploads with "image" 0 or 2 go to the secondary slot.
 """
 from __future__ import annotations
 
@@ -22,11 +31,14 @@ import cbor2
 
 from host_tools.firmware import archive, armimage, mcuboot
 from host_tools.sim.bootloader.boot import Bootloader
+from host_tools.sim.bootloader.recovery import DIRECT_PRIMARY, SECONDARY, ArmImageGroup, Refused
 from host_tools.smp.serial import OP_READ, OP_WRITE, FrameDecoder, Header, encode_frames
 
 GROUP_OS, GROUP_IMAGE = 0, 1
 EUNKNOWN, ENOMEM, EINVAL, ENOENT, EBADSTATE, ENOTSUP, ECORRUPT = 1, 2, 3, 5, 6, 8, 9
 BUF_SIZE = 16384  # reassembly buffer (mcumgr params): large packets over many frames
+MODE_SWAP_USING_SCRATCH = 1  # MCUboot's bootloader mode numbers (bootloader info, query "mode")
+OS_INFO = {"s": "MCUboot", "m": "arm", "p": "cortex-m4", "i": armimage.MACHINE.decode()}
 UPLOAD = "upload.json"
 PART = "upload.part"
 
@@ -51,6 +63,10 @@ class SmpServer:
             (GROUP_OS, 8): self.bootloader_info, (GROUP_IMAGE, 0): self.state,
             (GROUP_IMAGE, 1): self.upload, (GROUP_IMAGE, 5): self.erase,
         }
+        self.arm = ArmImageGroup(boot.mcuboot) if boot.mcuboot is not None else None
+        if self.arm is not None:
+            self.handlers[(GROUP_OS, 7)] = self.os_info
+        self.target = SECONDARY  # the slot of the upload in progress ("image" of its first chunk)
 
     # ---- bytes in, bytes out
     def feed(self, data: bytes) -> bytes:
@@ -75,7 +91,7 @@ class SmpServer:
             if not isinstance(req, dict):
                 raise MgmtFail(EINVAL, "request is not a map")
             rsp = handler(req, h.op == OP_WRITE) if handler else {"rc": ENOTSUP}
-        except MgmtFail as e:
+        except (MgmtFail, Refused) as e:
             self.boot.log(f"smp {h.group}/{h.id}: {e.reason}")
             rsp = {"rc": e.rc, "rsn": e.reason}
         payload = cbor2.dumps(rsp)
@@ -95,8 +111,15 @@ class SmpServer:
 
     def bootloader_info(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
         if req.get("query") == "mode":
-            return {"mode": 0, "no-downgrade": not self.store.config().get("allow_downgrade", False)}
+            mode = MODE_SWAP_USING_SCRATCH if self.arm is not None else 0
+            return {"mode": mode, "no-downgrade": not self.store.config().get("allow_downgrade", False)}
         return {"bootloader": "MCUboot"}
+
+    def os_info(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
+        fmt = req.get("format", "s")
+        if not isinstance(fmt, str) or any(ch not in OS_INFO for ch in fmt):
+            raise MgmtFail(EINVAL, f"format characters: {''.join(OS_INFO)}")
+        return {"output": " ".join(OS_INFO[ch] for ch in OS_INFO if ch in fmt)}
 
     # ---- image state
     def _slot_info(self, n: int) -> dict[str, Any] | None:
@@ -118,6 +141,8 @@ class SmpServer:
                 "bootable": True, **flags}
 
     def state(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
+        if self.arm is not None:
+            return self.arm.state(req, write)
         if write:
             self._state_write(req)
         images = [i for i in (self._slot_info(0), self._slot_info(1)) if i is not None]
@@ -160,16 +185,27 @@ class SmpServer:
         off, data = req.get("off"), req.get("data", b"")
         if not isinstance(off, int) or not isinstance(data, (bytes, bytearray)) or off < 0:
             raise MgmtFail(EINVAL, "upload needs off and data")
-        if req.get("image", 0) not in (0, None):
-            raise MgmtFail(ENOENT, "only image 0 exists")
+        if off == 0:
+            target = req.get("image", 0)
+            target = 0 if target is None else target
+            if target in DIRECT_PRIMARY and self.arm is not None:
+                self.target = 0
+            elif target == SECONDARY or (target == 0 and self.arm is None):
+                self.target = SECONDARY
+            else:
+                raise MgmtFail(ENOENT, f"no image slot {target!r} to upload to (0: primary, 2: secondary)"
+                               if self.arm is not None else "only image 0 (or 2: the secondary slot) exists")
+        if self.target == 0 and self.arm is not None:
+            return self.arm.upload_primary(off, bytes(data), req.get("len"))
         st = self._upload_state()
         part = self.store.path(PART)
         if off == 0:
             total, sha = req.get("len"), req.get("sha")
             if not isinstance(total, int) or total <= 0:
                 raise MgmtFail(EINVAL, "the first chunk needs len")
-            if total > self.store.slot_size:
-                raise MgmtFail(ENOMEM, f"image too large for the slot ({total} > {self.store.slot_size} bytes)")
+            limit = self.arm.slots.area if self.arm is not None else self.store.slot_size
+            if total > limit:
+                raise MgmtFail(ENOMEM, f"image too large for the slot ({total} > {limit} bytes)")
             sha_hex = bytes(sha).hex() if isinstance(sha, (bytes, bytearray)) else None
             if st and sha_hex and st.get("sha") == sha_hex and st.get("len") == total and 0 < st["off"] < total:
                 return {"off": st["off"]}  # same image again: resume where it stopped
@@ -213,9 +249,12 @@ class SmpServer:
             raise MgmtFail(ECORRUPT, f"image rejected (archive): {e}") from None
         if img.total_size != len(image):
             raise MgmtFail(ECORRUPT, "image rejected (truncated): trailing bytes after the TLVs")
-        self.store.erase_slot(1)
-        self.store.write_slot(1, image)
-        self.store.write_trailer(1, {"pending": False})
+        if self.arm is not None:
+            self.arm.slots.program(1, image)  # its trailer erased: not pending
+        else:
+            self.store.erase_slot(1)
+            self.store.write_slot(1, image)
+            self.store.write_trailer(1, {"pending": False})
         return {"off": st["len"], "match": True}
 
     def _drop_upload(self) -> None:
@@ -223,6 +262,10 @@ class SmpServer:
         self.store.path(PART).unlink(missing_ok=True)
 
     def erase(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
+        if self.arm is not None:
+            self.arm.erase()
+            self._drop_upload()
+            return {}
         if self.store.trailer(1).get("pending"):
             raise MgmtFail(EBADSTATE, "the secondary image is pending: reset first")
         self._drop_upload()

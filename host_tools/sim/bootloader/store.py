@@ -1,17 +1,25 @@
 """What the bootloader keeps in <device>/boot/ (every file replaced atomically: temp + rename):
 
     config.json      {"public_key_der": hex, "key_hash": hex, "slot_size": n, "allow_downgrade": bool,
-                      "swap_step_ms": n}
+                     "swap_step_ms": n}
                      — the key built into the bootloader (written by `sim start`)
     slot0.bin        primary slot: the image that boots
     slot1.bin        secondary slot: an uploaded image, or the previous one after a swap
-    trailer0.json    primary trailer: {"test": bool} (booted for one test run); image_ok is the
-                     application's flag, flash/.boot/image_ok holding the image hash
-    trailer1.json    secondary trailer: {"pending": bool, "permanent": bool, "force": bool}
-    swap.json        swap progress: {"kind": "test"|"perm"|"revert", "step": n}; present only
+    swap.json        swap progress: {"kind": "test"|"perm"|"revert", "step": n, ...}; present only
                      while a swap runs (written before and after each step)
     scratch.bin      the primary image during a swap
     upload.json + upload.part   an upload in progress: {"sha": hex, "len": n, "off": n}
+
+The boot state of a slot depends on the devkit's kind:
+- ARM devkits: each slot file is exactly the slot size and ends with MCUboot's image trailer
+  (slots.py, trailer.py); the board's firmware confirms its image in that trailer. Nothing else
+  holds boot state, except downgrade.json ({"hash": hex}: a downgrade allowed once for the
+  pending image with that hash — the "force" of a state write, which MCUboot's trailer has no
+  field for).
+- WebAssembly devkits: a slot file is the image itself, with
+    trailer0.json    primary trailer: {"test": bool} (booted for one test run); image_ok is the
+                     application's flag, flash/.boot/image_ok holding the image hash
+    trailer1.json    secondary trailer: {"pending": bool, "permanent": bool, "force": bool}
 """
 from __future__ import annotations
 
@@ -19,6 +27,9 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+from host_tools.firmware import mcuboot
+from host_tools.sim.bootloader.trailer import max_image_size
 
 DEFAULT_SLOT_SIZE = 512 * 1024
 
@@ -63,10 +74,21 @@ class BootStore:
         return int(self.config().get("slot_size", DEFAULT_SLOT_SIZE))
 
     def slot(self, n: int) -> bytes | None:
+        """The image in slot n: the file itself, or for a slot-sized file (an ARM devkit's, with its
+        trailer) the image at its start, up to the end of its TLVs; None when there is none."""
         try:
-            return self.path(f"slot{n}.bin").read_bytes()
+            data = self.path(f"slot{n}.bin").read_bytes()
         except FileNotFoundError:
             return None
+        if len(data) != self.slot_size:
+            return data
+        if data[:4] == b"\xff\xff\xff\xff":
+            return None  # erased
+        area = data[: max_image_size(len(data))]
+        try:
+            return area[: mcuboot.parse(area).total_size]
+        except mcuboot.InvalidImage:
+            return area.rstrip(b"\xff")  # not an image: what verification will refuse
 
     def write_slot(self, n: int, data: bytes) -> None:
         atomic_write(self.path(f"slot{n}.bin"), data)
