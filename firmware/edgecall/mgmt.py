@@ -1,9 +1,10 @@
 # mgmt.py — the console's command groups.
 #   group 0, OS (mcumgr os_mgmt): 0 echo, 4 datetime get/set (Unix seconds in "ut"), 5 reset,
 #            6 mcumgr parameters, 7 OS/application info
-#   group 1, image (mcumgr img_mgmt, the running image only): 0 state read, and write with
-#            {"confirm": true} (hash absent or the running one) to confirm it; uploads go to the
-#            bootloader (OS reset with {"boot_mode": 1} enters it)
+#   group 1, image (mcumgr img_mgmt): 0 state read — the running image, and on the ARM devkit
+#            both slots with the flags their MCUboot trailers give (hal/boot.py slots()) — and
+#            write with {"confirm": true} (hash absent or the running one) to confirm it; uploads
+#            go to the bootloader (OS reset with {"boot_mode": 1} enters it)
 #   group 3, settings (mcumgr settings_mgmt) on hal.storage: 0 read/write, 1 delete, 2 commit,
 #            3 load, 4 save — commit/load/save are no-ops: every write is atomic and durable.
 #            Secret keys (provision.SECRET_PREFIXES: the provisioning record and any credential)
@@ -101,10 +102,14 @@ class Mgmt:
                 raise MgmtError(smp.ENOTSUP)  # test/upload: in the bootloader
             if h:
                 boot.confirm()
-        img = {"image": 0, "slot": 0, "version": boot.version() or VERSION, "hash": raw,
-               "bootable": True, "pending": False, "confirmed": boot.confirmed(),
-               "active": True, "permanent": False}
-        return {"images": [img], "splitStatus": 0}
+        images = boot.slots()  # the running slot first; both slots where the trailers are readable
+        for img in images:
+            img["version"] = img["version"] or VERSION
+        if not images:  # no bootloader image: the running firmware, nothing to confirm
+            images = [{"image": 0, "slot": 0, "version": boot.version() or VERSION, "hash": raw,
+                       "bootable": True, "pending": False, "confirmed": boot.confirmed(),
+                       "active": True, "permanent": False}]
+        return {"images": images, "splitStatus": 0}
 
     def params(self, req, write):
         return {"buf_size": 2048, "buf_count": 2}
