@@ -1,5 +1,5 @@
 // audio.c — the devkit board's microphone and speaker (module _devkit_audio, class Stream), 16-bit
-// mono PCM in frames of frame_ms, on the board's own clock (clock_devkit.c), as an I2S codec with
+// mono PCM in frames of frame_ms, on the board's own clock (its millisecond ticks), as an I2S codec with
 // DMA rings would give them. The far ends are files in the device's folder on the host (QEMU's
 // working directory), reached through semihosting (semihost.c):
 //

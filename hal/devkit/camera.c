@@ -1,6 +1,6 @@
 // camera.c — the devkit board's camera (module _devkit_camera, class Camera): frames of
 // width x height pixels, RGB565 (16-bit little-endian words, r:5 g:6 b:5) or RGB888 (r, g, b
-// bytes), delivered at `fps` frames per second on the board's own clock (clock_devkit.c), read
+// bytes), delivered at `fps` frames per second on the board's own clock (its millisecond ticks), read
 // into the caller's buffer (nothing is allocated per frame).
 //
 // Frame k (k = 1, 2, ...) is captured (k - 1) / fps seconds after the camera opened, as a
