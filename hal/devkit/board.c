@@ -118,6 +118,12 @@ static void board_init(void) {
     NVIC_IPR(IRQ_UART0_RX) = 0x80;
     UART0_CTRL |= UART_CTRL_RXIRQ;
     NVIC_ISER(IRQ_UART0_RX / 32) = 1u << (IRQ_UART0_RX % 32);
+    // A byte that reached the UART before its receive interrupt was enabled raised no request:
+    // take it now, or the UART holds it (and QEMU every later byte) for good.
+    uint32_t primask;
+    __asm volatile ("mrs %0, primask; cpsid i" : "=r"(primask) :: "memory");
+    uart0_rx_irq();
+    __asm volatile ("msr primask, %0" :: "r"(primask) : "memory");
 }
 
 // ---- replacements for the port's HAL functions (--wrap)
