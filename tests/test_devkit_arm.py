@@ -143,7 +143,7 @@ def test_mpremote_repl_is_a_terminal(board: manager.DeviceInfo) -> None:
         out = b""
         deadline = time.monotonic() + 20
         sent = False
-        while time.monotonic() < deadline and b"579" not in out:
+        while time.monotonic() < deadline and b"579\r\n" not in out:
             r, _, _ = select.select([master], [], [], 0.2)
             if r:
                 out += os.read(master, 4096)
