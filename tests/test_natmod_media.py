@@ -23,6 +23,7 @@ from host_tools.firmware import build
 from host_tools.native import mpqemu, natmod
 from native_codec._nc import ffi
 from native_codec.media import MediaReceiver, MediaSender
+from tests.devkits import unframe
 
 PUSH, FEEDBACK, PACKET, PULL, POLL_FB = range(5)
 FEEDBACK_DELAY_MS = 40
@@ -191,15 +192,6 @@ def replay(ev, out, txkw, rxkw, end_ms):
     rx.close()
     return res
 '''
-
-
-def unframe(data: bytes) -> list[bytes]:
-    out, i = [], 0
-    while i < len(data):
-        (n,) = struct.unpack_from("<H", data, i)
-        out.append(data[i + 2:i + 2 + n])
-        i += 2 + n
-    return out
 
 
 @pytest.fixture(scope="module")
