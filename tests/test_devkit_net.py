@@ -6,6 +6,8 @@ real UDP and TCP servers on 127.0.0.1. Throughput and the idle CPU of a devkit a
 (`pytest -s`)."""
 from __future__ import annotations
 
+import abc
+
 import os
 import re
 import socket
@@ -107,8 +109,8 @@ def board(firmware: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 # ---- servers on this machine's loopback
 
-class Server:
-    """A socket on 127.0.0.1 served by a thread until the context ends."""
+class Server(abc.ABC):
+    """A socket on 127.0.0.1 served by a thread until the context ends (serve() per kind)."""
 
     def __init__(self, kind: int) -> None:
         self.sock = socket.socket(socket.AF_INET, kind)
@@ -117,8 +119,9 @@ class Server:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.serve, daemon=True)
 
+    @abc.abstractmethod
     def serve(self) -> None:
-        raise NotImplementedError
+        """Answers on self.sock until self.stop is set."""
 
     def __enter__(self) -> Self:
         self.thread.start()
