@@ -128,6 +128,29 @@ def test_microphone_to_speaker_is_bit_exact_and_keeps_20_ms(dev: manager.DeviceI
         assert t0 - 0.2 < times[0] and times[-1] < t1 + 0.2, (name, t0, times[0], times[-1], t1)
 
 
+def test_each_stream_appends_to_the_recording(dev: manager.DeviceInfo) -> None:
+    """A call opens a stream of its own: three streams one after another leave all their frames in
+    speaker.raw and speaker.times, in order (QEMU 7.2 opens semihosting's "ab" without O_APPEND:
+    each stream used to write over the first frames of the file, so a HIL call scored silence)."""
+    d = device_dir(dev)
+    board.reset_audio(d)
+    out = run(dev, """
+import hal
+A = hal.part("audio")
+for k in range(3):
+    a = A.Audio(rate=16000, frame_ms=20, mic="")
+    for i in range(4):
+        a.write_frame(bytes([k + 1]) * a.frame_bytes)
+    a.close()
+print("ok")
+""")
+    assert out[-1] == "ok", out
+    spk = board.speaker(d)
+    assert spk == b"".join(bytes([k + 1]) * (4 * FRAME) for k in range(3))
+    log = board.frame_times(d, board.SPEAKER_TIMES)
+    assert [(f.offset, f.size) for f in log] == [(i * FRAME, FRAME) for i in range(12)]
+
+
 def test_overruns_when_the_reader_falls_behind(dev: manager.DeviceInfo) -> None:
     d = device_dir(dev)
     board.reset_audio(d)
@@ -292,9 +315,18 @@ print(b.__name__, p1, c1, b.pressed(1), b.presses(1), b.pressed(0), b.presses(0)
     assert out[-1] == "hal.emu.button True 1 False 1 False 0", out
 
 
+def _busy(seconds: float) -> list[subprocess.Popen[bytes]]:
+    """Processes that keep every core of the host busy for `seconds`."""
+    code = f"import time\nt = time.monotonic() + {seconds}\nwhile time.monotonic() < t: pass\n"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2 * (os.cpu_count() or 2))]
+
+
 def test_board_clock_keeps_the_hosts_time(dev: manager.DeviceInfo) -> None:
-    """ticks keep the host's pace and time.time() starts from the host's time to the millisecond (QEMU's start-up, tens of ms, is what is left: it
-    was whole seconds, up to 1 s behind)."""
+    """ticks keep the host's pace while the host's cores are all busy, and time.time() starts from
+    the host's time to the millisecond (QEMU's start-up, tens of ms, is what is left: it was
+    whole seconds, up to 1 s behind). The board's ticks are a counter read (clock_devkit.c): a
+    count of SysTick interrupts, which QEMU drops when the host keeps it waiting, fell 1.2 %
+    behind at load 5-9 and 14 s behind over a HIL run."""
     with serial.Serial(dev.port, BAUD, timeout=2) as port:
 
         def prompt() -> bytes:
@@ -317,12 +349,12 @@ def test_board_clock_keeps_the_hosts_time(dev: manager.DeviceInfo) -> None:
             ticks_us, wall_ns = (int(v) for v in out.split(b"\r\n")[1].strip(b"()").split(b","))
             assert h1 - h0 < 0.1, out
             samples.append((h0, h1, ticks_us, wall_ns / 1e9))
-            time.sleep(5)
+            if len(samples) == 1:  # between the two readings, the host is busy
+                for p in _busy(10.0):
+                    p.wait()
     (a0, a1, u0, _), (b0, b1, u1, _) = samples
     dev_s = ((u1 - u0) & 0x3FFFFFFF) / 1e6
-    # The board counts SysTick interrupts, which QEMU drops when the host's cores are busy (1.2 %
-    # slow measured at load 5-9 on 2 cores): within 3 % of the host, never ahead of it.
-    assert 0.97 * (b0 - a1) - 0.005 <= dev_s <= (b1 - a0) + 0.005, (dev_s, b0 - a1, b1 - a0)
+    assert (b0 - a1) - 0.005 <= dev_s <= (b1 - a0) + 0.005, (dev_s, b0 - a1, b1 - a0)
     for h0, h1, _, wall in samples:
         assert h0 - 0.25 <= wall <= h1, (h0, wall, h1)  # behind by QEMU's start-up (30-60 ms, more when busy)
 

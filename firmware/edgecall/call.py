@@ -4,7 +4,11 @@
 # media stack through hal.codec) → hal.net UDP to the relay port the channel server gave us.
 # Receive: hal.net UDP → MediaReceiver (jitter buffer, decoder, PLC; RTCP RR/NACK back) →
 # hal.audio speaker, one 20 ms frame per frame period. RTCP from the peer goes to both halves
-# (its SR to the receiver, its RR/NACK to the sender).
+# (its SR to the receiver, its RR/NACK to the sender). The sender's and receiver's states (30 KiB
+# with Opus) are made once when the service is created, while the heap is whole (reserve_media),
+# and every call reuses their memory (hal.codec keeps it): on a board, a heap that many calls have
+# fragmented may hold no such block in one piece. A call whose media cannot start ends with an
+# error; the service goes on.
 #
 # Relay binding: the media socket's address is bound at the relay by an authenticated binding
 # (Signaling.binding) sent when media starts, every BIND_RETRY_MS until the relay acknowledges
@@ -98,6 +102,25 @@ class Video:
         self.rx.close()
 
 
+def _sender(c, codec):
+    return c.MediaSender(codec=codec, ptime_ms=FRAME_MS, nack=True, adapt=True, max_ptime_ms=40)
+
+
+def _receiver(c, codec):
+    return c.MediaReceiver(codec=codec, ptime_ms=FRAME_MS, nack=True, buffer_ms=400)
+
+
+def reserve_media():
+    """Makes and closes the sender and receiver of the largest codec offered, while the heap is
+    still whole: hal's codec keeps their memory for every later call (on a board the states live
+    on the MicroPython heap, and after many calls it may hold no 30 KiB in one piece)."""
+    c = hal.part("codec")
+    offered = codecs()
+    codec = "opus" if "opus" in offered else offered[0] if offered else "g722"
+    _sender(c, codec).close()
+    _receiver(c, codec).close()
+
+
 class Media:
     """One call's media: audio stream, UDP socket, sender and receiver."""
 
@@ -112,8 +135,8 @@ class Media:
         try:  # what opened is closed again if a later part fails
             self.audio = self._open(hal.part("audio").Audio(rate=self.rate, frame_ms=FRAME_MS))
             self.udp = self._open(hal.part("net").Udp())
-            self.tx = self._open(c.MediaSender(codec=codec, ptime_ms=FRAME_MS, nack=True, adapt=True, max_ptime_ms=40))
-            self.rx = self._open(c.MediaReceiver(codec=codec, ptime_ms=FRAME_MS, nack=True, buffer_ms=400))
+            self.tx = self._open(_sender(c, codec))
+            self.rx = self._open(_receiver(c, codec))
         except (OSError, ValueError, MemoryError):
             self.close()
             raise
@@ -241,6 +264,10 @@ class CallService:
         self.errors = 0
         self._n = 0
         self._call_t0 = 0
+        try:
+            reserve_media()
+        except (OSError, ValueError, MemoryError) as e:
+            log.warn("media memory not reserved: %r" % (e,))
 
     def configured(self):
         return provision.token() is not None and _setting("call/server") is not None
@@ -304,7 +331,7 @@ class CallService:
         self._end_media("restart")
         try:
             self.media = Media(codec, sig.host, sig.relay_port, sig)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, MemoryError) as e:
             self.errors += 1
             log.error("media start: %r" % (e,))
             self.media = None

@@ -5,7 +5,11 @@
 # runs unchanged on either: PCM is bytes-like little-endian int16, results are bytes, bad
 # arguments raise ValueError (TypeError for what is not bytes-like), packets off the network
 # never raise. States live in _nc.State objects on the MicroPython heap; close() (or `with`)
-# releases one at once, else the garbage collector does.
+# releases one at once, else the garbage collector does. The media states are the exception: the
+# last closed sender's and receiver's states are kept, and the next MediaSender/MediaReceiver
+# uses their memory again when it is large enough (_nc's spare argument), so a device that made
+# its largest call states once while its heap was whole (the firmware does at start) never
+# needs tens of KiB in one piece again.
 #
 # OPUS is True when this _nc carries libopus (the armv7emsp _nc.mpy and the devkit's firmware):
 # calls then offer Opus (RFC 7587) first. The _into methods write into the caller's buffer and
@@ -26,6 +30,7 @@ _BLOCK = {"pcmu": 80, "pcma": 80, "g722": 160, "dvi4": 80, "opus": 160}  # sampl
 _RX_STATUS = {0: "media", 1: "rtcp", 2: "fec", 3: "late", 4: "duplicate", 5: "ignored",
               6: "overflow", -4: "malformed", -5: "unsupported"}
 _closed = None  # a closed state stands in for the states of closed objects (calls raise ValueError)
+_spare = {}  # type: dict[str, object]  # "tx"/"rx": the last closed media state, memory for the next
 
 
 def _lib():
@@ -57,6 +62,7 @@ def g711_decode(data, law="ulaw"):
 
 class _Codec:
     _st = None  # type: object
+    _spare_key = None  # type: str | None
 
     def close(self):
         """Releases the state; later calls raise ValueError."""
@@ -64,6 +70,8 @@ class _Codec:
         if self._st is not None and self._st is not _closed:
             lib = _lib()
             lib.media_free(self._st)
+            if self._spare_key is not None:
+                _spare[self._spare_key] = self._st
             if _closed is None:
                 _closed = lib.adpcm_new()
                 lib.media_free(_closed)
@@ -225,6 +233,18 @@ def _codec(codec):
     return codec
 
 
+def _media_new(new, key, *args):
+    """A media state made by new(spare, *args) in the memory of the spare state `key` when it is
+    large enough; the spare stays for later if new() refuses the arguments."""
+    spare = _spare.pop(key, None)
+    try:
+        return new(spare, *args)
+    except (ValueError, TypeError):
+        if spare is not None:
+            _spare[key] = spare
+        raise
+
+
 def _opt(v, bits):
     """A given id (checked by _nc) or a random one."""
     return random.getrandbits(bits) if v is None else v
@@ -238,6 +258,8 @@ class MediaSender(_Codec):
     poll_into) until it returns None (0); it also gives retransmissions asked for by on_packet
     and SRs when due. ssrc, seq, ts, fec_seq: the first identifiers, random when None."""
 
+    _spare_key = "tx"
+
     def __init__(self, codec="g722", ptime_ms=20, red=False, fec_group=0, nack=True, *, adapt=True,
                  max_ptime_ms=None, g722_bitrate=64000, cache_packets=None, ssrc=None, seq=None,
                  ts=None, fec_seq=None, pt_red=96, pt_fec=97, rtcp_interval_ms=1000, pt_opus=111,
@@ -249,10 +271,10 @@ class MediaSender(_Codec):
         if cache_packets is None:
             cache_packets = max(16, fec_group + 6) if type(fec_group) is int else 16
         self.ssrc = _opt(ssrc, 32)
-        self._st = lib.media_tx_new(CODECS[codec], ptime_ms, max_ptime_ms, red, fec_group, nack, cache_packets,
-                                    adapt, g722_bitrate, pt_red, pt_fec, rtcp_interval_ms, self.ssrc,
-                                    _opt(ts, 32), _opt(seq, 16), _opt(fec_seq, 16), pt_opus, opus_bitrate,
-                                    opus_complexity, opus_loss_perc)
+        self._st = _media_new(lib.media_tx_new, "tx", CODECS[codec], ptime_ms, max_ptime_ms, red, fec_group,
+                              nack, cache_packets, adapt, g722_bitrate, pt_red, pt_fec, rtcp_interval_ms,
+                              self.ssrc, _opt(ts, 32), _opt(seq, 16), _opt(fec_seq, 16), pt_opus,
+                              opus_bitrate, opus_complexity, opus_loss_perc)
         self.block_samples = _BLOCK[codec]
         self.max_ptime_ms = max_ptime_ms
         self.frame_bytes = 2 * self.block_samples * ptime_ms // 10
@@ -283,6 +305,8 @@ class MediaReceiver(_Codec):
     concealment. pull(now_ms) every ptime_ms gives frame_bytes of PCM. delay_ms: None for the
     adaptive buffer (within min_delay_ms .. max_delay_ms, 0: the ring's), or a fixed delay."""
 
+    _spare_key = "rx"
+
     def __init__(self, codec="g722", ptime_ms=20, *, max_ptime_ms=60, buffer_ms=400, delay_ms=None,
                  min_delay_ms=0, max_delay_ms=0, nack=True, nack_retry_ms=100, fec_slots=2,
                  pt_red=96, pt_fec=97, rtcp_interval_ms=1000, ssrc=None, pt_opus=111):
@@ -290,9 +314,9 @@ class MediaReceiver(_Codec):
         self.codec = _codec(codec)
         self.ssrc = _opt(ssrc, 32)
         self.ptime_ms = ptime_ms
-        self._st = lib.media_rx_new(CODECS[codec], ptime_ms, max_ptime_ms, buffer_ms, delay_ms, min_delay_ms,
-                                    max_delay_ms, nack, nack_retry_ms, fec_slots, pt_red, pt_fec,
-                                    rtcp_interval_ms, self.ssrc, pt_opus)
+        self._st = _media_new(lib.media_rx_new, "rx", CODECS[codec], ptime_ms, max_ptime_ms, buffer_ms,
+                              delay_ms, min_delay_ms, max_delay_ms, nack, nack_retry_ms, fec_slots, pt_red,
+                              pt_fec, rtcp_interval_ms, self.ssrc, pt_opus)
         self.frame_bytes = lib.media_rx_frame_bytes(self._st)
         self._now = 0
 

@@ -217,9 +217,9 @@ static mp_obj_t stream_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     if (spk != NULL) {
         strcat(log_path, ".times");
     }
-    self->spk_fd = sh_open(spk == NULL ? SPEAKER : spk, SH_MODE_AB);
-    self->spk_log_fd = sh_open(log_path, SH_MODE_AB);
-    self->mic_log_fd = sh_open(MIC_LOG, SH_MODE_AB);
+    self->spk_fd = sh_open_append(spk == NULL ? SPEAKER : spk);
+    self->spk_log_fd = sh_open_append(log_path);
+    self->mic_log_fd = sh_open_append(MIC_LOG);
     if (self->spk_fd < 0 || self->spk_log_fd < 0 || self->mic_log_fd < 0) {
         stream_close_files(self);
         mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("speaker: cannot open %s on the host"),

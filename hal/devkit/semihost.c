@@ -17,6 +17,19 @@ int sh_open(const char *path, int mode) {
     return (int)sh_call(0x01, args);
 }
 
+int sh_open_append(const char *path) {
+    int fd = sh_open(path, SH_MODE_AB);
+    if (fd < 0) {
+        return fd;
+    }
+    int len = sh_flen(fd);
+    if (len < 0 || sh_seek(fd, (uint32_t)len) != 0) {
+        sh_close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int sh_close(int fd) {
     uint32_t args[1] = { (uint32_t)fd };
     return (int)sh_call(0x02, args);

@@ -10,10 +10,14 @@
 #define SH_MODE_RB  1   // "rb"
 #define SH_MODE_RPB 3   // "r+b"
 #define SH_MODE_WB  5   // "wb"
-#define SH_MODE_AB  9   // "ab"
+#define SH_MODE_AB  9   // "ab": creates, never truncates; QEMU 7.2 does not append (see sh_open_append)
 
 // Each returns a negative value on failure.
 int sh_open(const char *path, int mode);
+// Opens a host file for appending: created when missing, positioned at its end. QEMU 7.2 opens
+// mode "ab" without O_APPEND (writes start at offset 0, over what is there), so the position is
+// set here; the caller is then the file's only writer, as every devkit log file's is.
+int sh_open_append(const char *path);
 int sh_close(int fd);
 // Bytes transferred (0..len), or -1.
 int sh_read(int fd, void *buf, size_t len);

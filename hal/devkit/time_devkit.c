@@ -1,7 +1,7 @@
 // time_devkit.c — wall-clock time of the devkit (included by extmod/modtime.c through
 // MICROPY_PY_TIME_INCLUDEFILE). The board has no battery-backed RTC: the supervisor gives the
 // host's Unix time at power-on ("time=SECONDS.MMM" on the command line, as a board's network time
-// would) and the board's millisecond ticks (SysTick) carry it on.
+// would) and the board's millisecond ticks (clock_devkit.c, a hardware counter) carry it on.
 #include "py/obj.h"
 #include "py/mphal.h"
 #include "shared/timeutils/timeutils.h"

@@ -56,6 +56,9 @@ def plc_lost_into(st: State, out: WBuffer) -> int: ...  # conceals the whole of 
 # EC_MEDIA_RX_* (0 media, 1 rtcp, 2 fec, 3 late, 4 duplicate, 5 ignored, 6 overflow), -4
 # (malformed) or -5 (unsupported): a packet never raises. Statistics are the C structs' fields by
 # name (with the Opus counters for Opus states).
+# media_tx_new and media_rx_new take an optional first argument `spare`: None or a closed State;
+# when its memory is large enough the new state lives in it (and is that object), else a new
+# State is made. hal.board.codec keeps the last closed media states as spares.
 def media_tx_new(codec: int, ptime_ms: int, max_ptime_ms: int, red: int, fec_group: int, nack: int,
                  cache_packets: int, adapt: int, g722_bitrate: int, pt_red: int, pt_fec: int,
                  rtcp_interval_ms: int, ssrc: int, ts0: int, seq0: int, fec_seq0: int, pt_opus: int = 111,

@@ -13,7 +13,10 @@
  * inside a MicroPython object of type _nc.State (the C *_state_size() bytes, 8-byte aligned, freed
  * by the garbage collector), which Python code cannot write into, so the C code only ever sees a
  * state its own _init made. No malloc in C, no globals (but the natmod's type object, which the
- * dynamic runtime needs in writable memory).
+ * dynamic runtime needs in writable memory). A closed media state can be handed back to
+ * media_tx_new/media_rx_new (their optional first argument) and its memory is used again when it
+ * is large enough: a device allocates its large call states once, while its heap is whole, and no
+ * call set-up depends on finding tens of KiB in one piece of a heap that calls have fragmented.
  *
  * Every argument is checked before C sees it: a wrong type raises TypeError (buffers) or
  * ValueError (ints), a wrong size, range or alignment ValueError naming the argument; nothing is
@@ -57,6 +60,8 @@ typedef struct {
     mp_obj_base_t base;
     uint32_t kind;  /* NC_*, NC_FREED after media_free() */
     uint32_t size;  /* bytes of the C state */
+    uint32_t cap;   /* bytes of mem[] (at least size; more in a state used again) */
+    uint32_t pad_;
     uint64_t mem[]; /* the C state, 8-byte aligned */
 } nc_state_t;
 
@@ -268,6 +273,28 @@ static nc_state_t *nc_state(mp_obj_t o, uint32_t kind, const char *what)
 static nc_state_t *nc_state_new(uint32_t kind, size_t size)
 {
     nc_state_t *s = mp_obj_malloc_var(nc_state_t, mem, uint64_t, (size + 7u) / 8u, NC_STATE_TYPE);
+    s->kind = kind;
+    s->size = (uint32_t)size;
+    s->cap = (uint32_t)((size + 7u) / 8u * 8u);
+    return s;
+}
+
+/* A state for `size` bytes of C state: the memory of `spare` (a closed _nc.State with room
+ * enough) when one is given, else a new object. A spare that is still open or too small is not
+ * touched; a new state is made instead. */
+static nc_state_t *nc_state_reuse(mp_obj_t spare, uint32_t kind, size_t size)
+{
+    nc_state_t *s;
+    if (spare == mp_const_none) {
+        return nc_state_new(kind, size);
+    }
+    s = (nc_state_t *)MP_OBJ_TO_PTR(spare);
+    if (s->kind != NC_FREED || s->cap < size) {
+        return nc_state_new(kind, size);
+    }
+    for (size_t i = 0; i < s->cap / 8u; i++) {
+        s->mem[i] = 0u; /* as a new object's memory is */
+    }
     s->kind = kind;
     s->size = (uint32_t)size;
     return s;
@@ -776,15 +803,25 @@ static void nc_msg_pair(const char *a, int x, const char *b, int y, const char *
     msg_raise(&mp_type_ValueError, &m);
 }
 
-/* media_tx_new(codec, ptime_ms, max_ptime_ms, red, fec_group, nack, cache_packets, adapt,
+/* media_tx_new([spare,] codec, ptime_ms, max_ptime_ms, red, fec_group, nack, cache_packets, adapt,
  *              g722_bitrate, pt_red, pt_fec, rtcp_interval_ms, ssrc, ts0, seq0, fec_seq0
- *              [, pt_opus, opus_bitrate, opus_complexity, opus_loss_perc]) */
+ *              [, pt_opus, opus_bitrate, opus_complexity, opus_loss_perc])
+ * spare: a closed State (or None) whose memory is used when it is large enough. */
 static mp_obj_t nc_media_tx_new(size_t n_args, const mp_obj_t *a)
 {
     ec_media_tx_config c = {0};
     nc_state_t *s;
     size_t size;
     int opus;
+    mp_obj_t spare = mp_const_none;
+    if (n_args > 0u && (a[0] == mp_const_none || mp_obj_is_exact_type(a[0], NC_STATE_TYPE))) {
+        spare = a[0];
+        a++;
+        n_args--;
+    }
+    if (n_args < 16u || n_args > 20u) {
+        nc_value_error("media_tx_new: takes a spare state (optional) and 16 to 20 arguments", "");
+    }
     c.codec = nc_codec(a[0]);
     opus = c.codec == EC_MEDIA_OPUS;
     c.ptime_ms = (int)nc_int(a[1], "ptime_ms", 10, 60, 10);
@@ -826,11 +863,11 @@ static mp_obj_t nc_media_tx_new(size_t n_args, const mp_obj_t *a)
     if (size == 0u) {
         nc_value_error("media_tx_new: the configuration is not valid", "");
     }
-    s = nc_state_new(NC_MEDIA_TX, size);
+    s = nc_state_reuse(spare, NC_MEDIA_TX, size);
     nc_check(ec_media_tx_init((ec_media_tx *)(void *)s->mem, size, &c), "media_tx_new");
     return MP_OBJ_FROM_PTR(s);
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(nc_media_tx_new_obj, 16, 20, nc_media_tx_new);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(nc_media_tx_new_obj, 16, 21, nc_media_tx_new);
 
 static ec_media_tx *tx_state(mp_obj_t st_in, const char *what)
 {
@@ -973,15 +1010,26 @@ static mp_obj_t nc_media_tx_stats(mp_obj_t st_in)
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(nc_media_tx_stats_obj, nc_media_tx_stats);
 
-/* media_rx_new(codec, ptime_ms, max_ptime_ms, buffer_ms, delay_ms, min_delay_ms, max_delay_ms,
- *              nack, nack_retry_ms, fec_slots, pt_red, pt_fec, rtcp_interval_ms, ssrc[, pt_opus])
- * delay_ms: None for the adaptive buffer, else a fixed delay of 1 .. buffer_ms - 20. */
+/* media_rx_new([spare,] codec, ptime_ms, max_ptime_ms, buffer_ms, delay_ms, min_delay_ms,
+ *              max_delay_ms, nack, nack_retry_ms, fec_slots, pt_red, pt_fec, rtcp_interval_ms, ssrc
+ *              [, pt_opus])
+ * delay_ms: None for the adaptive buffer, else a fixed delay of 1 .. buffer_ms - 20.
+ * spare: a closed State (or None) whose memory is used when it is large enough. */
 static mp_obj_t nc_media_rx_new(size_t n_args, const mp_obj_t *a)
 {
     ec_media_rx_config c = {0};
     nc_state_t *s;
     size_t size;
     int minp, minbuf;
+    mp_obj_t spare = mp_const_none;
+    if (n_args > 0u && (a[0] == mp_const_none || mp_obj_is_exact_type(a[0], NC_STATE_TYPE))) {
+        spare = a[0];
+        a++;
+        n_args--;
+    }
+    if (n_args < 14u || n_args > 15u) {
+        nc_value_error("media_rx_new: takes a spare state (optional) and 14 or 15 arguments", "");
+    }
     c.codec = nc_codec(a[0]);
     c.ptime_ms = (int)nc_int(a[1], "ptime_ms", 10, 60, 10);
     minp = c.codec == EC_MEDIA_OPUS ? 20 : 10;
@@ -1004,11 +1052,11 @@ static mp_obj_t nc_media_rx_new(size_t n_args, const mp_obj_t *a)
     if (size == 0u) {
         nc_value_error("media_rx_new: the configuration is not valid", "");
     }
-    s = nc_state_new(NC_MEDIA_RX, size);
+    s = nc_state_reuse(spare, NC_MEDIA_RX, size);
     nc_check(ec_media_rx_init((ec_media_rx *)(void *)s->mem, size, &c), "media_rx_new");
     return MP_OBJ_FROM_PTR(s);
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(nc_media_rx_new_obj, 14, 15, nc_media_rx_new);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(nc_media_rx_new_obj, 14, 16, nc_media_rx_new);
 
 static ec_media_rx *rx_state(mp_obj_t st_in, const char *what)
 {
