@@ -325,6 +325,31 @@ def test_bad_arguments_raise_and_nothing_breaks(request: pytest.FixtureRequest, 
         assert "built without libopus" in msg
 
 
+TX_ARGS = "2, 20, 40, 0, 0, 1, 16, 1, 64000, 96, 97, 1000, 1, 2, 3, 4"
+RX_ARGS = "2, 20, 60, 400, None, 0, 0, 1, 100, 2, 96, 97, 1000, 1"
+
+
+@pytest.mark.parametrize("arch", TARGETS)
+def test_a_closed_media_state_is_memory_for_the_next(request: pytest.FixtureRequest, arch: str) -> None:
+    """media_tx_new/media_rx_new(spare, ...): a closed state with room enough becomes the new
+    state (the same object, so a call allocates nothing), and works as a new one does; a state
+    still open, or too small, is left alone and a new object is made."""
+    board = target_board(request, arch)
+    out = board.exec(
+        f"t = _nc.media_tx_new({TX_ARGS})\nr = _nc.media_rx_new({RX_ARGS})\n"
+        "_nc.media_free(t)\n_nc.media_free(r)\n"
+        f"t2 = _nc.media_tx_new(t, {TX_ARGS})\nr2 = _nc.media_rx_new(r, {RX_ARGS})\n"
+        "print(t2 is t, r2 is r)\n"
+        "pcm = bytes(range(256)) * 5\n"
+        "_nc.media_tx_push(t2, pcm, 0)\np = _nc.media_tx_poll(t2, 0)\n"
+        f"f = _nc.media_tx_new(None, {TX_ARGS})\n_nc.media_tx_push(f, pcm, 0)\n"
+        "print(p == _nc.media_tx_poll(f, 0), _nc.media_rx_packet(r2, p, 0))\n"
+        f"t3 = _nc.media_tx_new(t2, {TX_ARGS})\nprint(t3 is t2, _nc.media_tx_stats(t2)['packets'] == 1)\n"
+        "small = _nc.adpcm_new()\n_nc.media_free(small)\n"
+        f"t4 = _nc.media_tx_new(small, {TX_ARGS})\nprint(t4 is small, _nc.state_bytes(t4) > 1000)\n").split()
+    assert out == ["True", "True", "True", "0", "False", "True", "False", "True"], out
+
+
 def test_instruction_clock_counts_instructions() -> None:
     """Under -icount shift=0 a loop of 2,000,000 instructions reads 2,000 µs on time.ticks_us()."""
     with mpqemu.Board(icount=True) as b:
