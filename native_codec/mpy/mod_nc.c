@@ -300,6 +300,22 @@ static nc_state_t *nc_state_reuse(mp_obj_t spare, uint32_t kind, size_t size)
     return s;
 }
 
+/* The optional first argument of media_tx_new/media_rx_new: a spare State or None (taken off
+ * the arguments), else None; then lo..hi arguments must remain. */
+static mp_obj_t nc_spare_arg(size_t *n_args, const mp_obj_t **a, size_t lo, size_t hi, const char *usage)
+{
+    mp_obj_t spare = mp_const_none;
+    if (*n_args > 0u && ((*a)[0] == mp_const_none || mp_obj_is_exact_type((*a)[0], NC_STATE_TYPE))) {
+        spare = (*a)[0];
+        (*a)++;
+        (*n_args)--;
+    }
+    if (*n_args < lo || *n_args > hi) {
+        nc_value_error(usage, "");
+    }
+    return spare;
+}
+
 /* ---- new bytes objects for the allocating variants ---- */
 
 typedef struct {
@@ -813,15 +829,7 @@ static mp_obj_t nc_media_tx_new(size_t n_args, const mp_obj_t *a)
     nc_state_t *s;
     size_t size;
     int opus;
-    mp_obj_t spare = mp_const_none;
-    if (n_args > 0u && (a[0] == mp_const_none || mp_obj_is_exact_type(a[0], NC_STATE_TYPE))) {
-        spare = a[0];
-        a++;
-        n_args--;
-    }
-    if (n_args < 16u || n_args > 20u) {
-        nc_value_error("media_tx_new: takes a spare state (optional) and 16 to 20 arguments", "");
-    }
+    mp_obj_t spare = nc_spare_arg(&n_args, &a, 16u, 20u, "media_tx_new: takes a spare state (optional) and 16 to 20 arguments");
     c.codec = nc_codec(a[0]);
     opus = c.codec == EC_MEDIA_OPUS;
     c.ptime_ms = (int)nc_int(a[1], "ptime_ms", 10, 60, 10);
@@ -1021,15 +1029,7 @@ static mp_obj_t nc_media_rx_new(size_t n_args, const mp_obj_t *a)
     nc_state_t *s;
     size_t size;
     int minp, minbuf;
-    mp_obj_t spare = mp_const_none;
-    if (n_args > 0u && (a[0] == mp_const_none || mp_obj_is_exact_type(a[0], NC_STATE_TYPE))) {
-        spare = a[0];
-        a++;
-        n_args--;
-    }
-    if (n_args < 14u || n_args > 15u) {
-        nc_value_error("media_rx_new: takes a spare state (optional) and 14 or 15 arguments", "");
-    }
+    mp_obj_t spare = nc_spare_arg(&n_args, &a, 14u, 15u, "media_rx_new: takes a spare state (optional) and 14 or 15 arguments");
     c.codec = nc_codec(a[0]);
     c.ptime_ms = (int)nc_int(a[1], "ptime_ms", 10, 60, 10);
     minp = c.codec == EC_MEDIA_OPUS ? 20 : 10;
