@@ -58,6 +58,7 @@ def test_bench_sim_quick_measures_both_kinds_and_arm_calls() -> None:
     assert step["real_time"], json.dumps({k: step.get(k) for k in ("devices", "machine_busy_pct", "first_attempt")})
     assert step["mic_overruns"] == 0 and step["concealed_pct_max"] < 1.0
     assert [d["device"] for d in step["devices"]] == ["d0", "d1"] and all(d["in_call"] for d in step["devices"])
+    assert all(0.5 < d["device_clock_rate"] <= 1.05 for d in step["devices"])
     assert calls["devkits_real_time"] == 2 and calls["short_of_goal"] == 14
     assert proc.returncode == 1
     assert "2 ARM devkits held calls in real time" in proc.stderr and "14 short" in proc.stderr

@@ -35,7 +35,10 @@ Devkits holding calls in real time (`calls_real_time`)
 - Per device, from its call statistics at the end of the hold (the whole call, first audio
   included): concealed % (10 ms blocks played concealed / played) and microphone overruns
   (frames the firmware read too late, hal/devkit/audio.c). A step holds real time when every
-  call was set up with audio both ways, every device concealed < 1 % and had 0 overruns.
+  call was set up with audio both ways, every device concealed < 1 % and had 0 overruns. For
+  diagnosis each device's clock rate against the host's over the hold (its call's ms) is recorded:
+  a devkit's clock counts SysTick interrupts, which QEMU misses on a busy host, and a receiver
+  whose peer's clock runs slower than its own conceals the difference.
 - This machine is shared: a step that fails is run once more and fails only if its repeat fails
   too (both attempts are in the JSON). Each step records the devkits' CPU (per devkit, % of one
   core), how busy the whole machine was over the hold, and how busy it was before the first step
@@ -308,14 +311,28 @@ def instructions_per_frame(work: Path, codecs: Iterable[str], window_s: float, i
 
 # ---- devkits holding calls in real time
 
-def _call_figures(d: Dut) -> dict[str, Any]:
+def _media_clock(d: Dut) -> tuple[dict[str, Any], int]:
+    """(call status, host monotonic ns at the middle of the request)."""
+    t0 = time.monotonic_ns()
     st = d.call_status()
+    return st, (t0 + time.monotonic_ns()) // 2
+
+
+def _call_figures(d: Dut, start: tuple[dict[str, Any], int] | None) -> dict[str, Any]:
+    """The device's call at the end of the hold; `start`: its _media_clock() when the hold began,
+    for its clock's rate against the host's over the hold (a devkit's clock loses the SysTick
+    interrupts QEMU misses on a busy host; two clocks apart are concealment at the slower's peer)."""
+    st, now = _media_clock(d)
     media = st.get("media") or {}
     if st.get("call_state") != "in-call" or not media:
         return {"device": d.id, "in_call": False, "state": st.get("state"), "call_state": st.get("call_state")}
+    rate = None
+    if start is not None and (start[0].get("media") or {}).get("ms") is not None:
+        rate = round((media["ms"] - start[0]["media"]["ms"]) / ((now - start[1]) / 1e6), 4)
     rx = media["rx"]
     played = int(rx["played"])
     return {"device": d.id, "in_call": True, "codec": media["codec"], "call_s": round(media["ms"] / 1000, 1),
+            "device_clock_rate": rate,
             "concealed_pct": round(100.0 * int(rx["concealed"]) / played, 2) if played else None,
             "mic_overruns": int(media["mic_overruns"]), "late": int(rx["late"]),
             "lost": max(0, int(rx["lost"])), "received": int(rx["received"]), "expected": int(rx["expected"]),
@@ -333,6 +350,12 @@ def _step(f: Fleet, pairs: list[tuple[Dut, Dut]], hold_s: float) -> dict[str, An
     errors = _invite(pairs)
     setup_s = time.monotonic() - t0
     pids = f.pids()
+    starts: dict[str, tuple[dict[str, Any], int] | None] = {}
+    for d in (d for p in pairs for d in p):
+        try:
+            starts[d.id] = _media_clock(d)
+        except DeviceErrors:
+            starts[d.id] = None
     c0, h0, load0 = _cpu_ticks(pids), time.monotonic(), _machine_busy()
     time.sleep(hold_s)
     wall = time.monotonic() - h0
@@ -342,7 +365,7 @@ def _step(f: Fleet, pairs: list[tuple[Dut, Dut]], hold_s: float) -> dict[str, An
     for (a, b), err in zip(pairs, errors):
         for d in (a, b):
             try:
-                devices.append(_call_figures(d))
+                devices.append(_call_figures(d, starts.get(d.id)))
             except DeviceErrors as e:
                 devices.append({"device": d.id, "in_call": False, "error": str(e)})
     failed = [r for r in devices if not _device_ok(r)]
@@ -353,12 +376,15 @@ def _step(f: Fleet, pairs: list[tuple[Dut, Dut]], hold_s: float) -> dict[str, An
                                [d for p, e in zip(pairs, errors) if e for d in p])
     _hang_up(pairs)
     concealed = [r["concealed_pct"] for r in devices if r.get("concealed_pct") is not None]
+    rates = [r["device_clock_rate"] for r in devices if r.get("device_clock_rate") is not None]
     n = 2 * len(pairs)
     return {"pairs": len(pairs), "devkits": n, "calls_set_up": len(pairs) - len(call_errors),
             "setup_s": round(setup_s, 2), "hold_s": round(wall, 1),
             "concealed_pct_max": max(concealed) if concealed else None,
             "concealed_pct_mean": round(statistics.mean(concealed), 3) if concealed else None,
             "mic_overruns": sum(int(r.get("mic_overruns", 0)) for r in devices),
+            "device_clock_rate_min": min(rates) if rates else None,
+            "device_clock_rate_max": max(rates) if rates else None,
             "cpu_per_devkit_pct": round(100.0 * cpu / wall / n, 1),
             "devkits_share_of_machine_pct": round(100.0 * cpu / wall / (os.cpu_count() or 1), 1),
             "machine_busy_pct": busy, "load_average_1m": round(os.getloadavg()[0], 2),
