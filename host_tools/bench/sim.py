@@ -10,6 +10,13 @@ mps2-an386; wasm: MicroPython's WebAssembly build in Node), with the ARM/wasm ra
 - `--micropython-suite`: MicroPython's own whole default test suite (tests/run-tests.py) against
   an ARM devkit's pty, its counts (performed, passed, failed, skipped) and failures in the JSON;
   any failure fails the run.
+- ARM devkits in calls (host_tools/bench/simcalls.py, whose docstring has the method):
+  `instructions_per_frame`, the whole device's instructions per 20 ms frame (QEMU -icount shift=0
+  and an instruction-counting TCG plugin) joined and idle and in a call per codec (G.722, Opus);
+  `calls_real_time`, steps of k calls between 2k devkits at once until one does not hold real
+  time (every call concealed < 1 %, no microphone overruns): `devkits_real_time` against the goal
+  of 16 devkits. Below the goal the run fails (exit 1) and says by how much. --quick: 1 pair and
+  short windows (it cannot reach the goal).
 """
 from __future__ import annotations
 
@@ -20,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import serial
 from rich.console import Console
@@ -128,7 +136,7 @@ def _suite(root: Path) -> dict[str, object]:
 def run(json_out: bool, quick: bool = False, kind: str = "both", micropython_suite: bool = False) -> int:
     kinds = list(state.KINDS) if kind == "both" else [kind]
     counts = (1, 4) if quick else (1, 16)
-    results: dict[str, object] = {"schema": 2, "counts": list(counts)}
+    results: dict[str, object] = {"schema": 3, "counts": list(counts)}
     with tempfile.TemporaryDirectory(prefix="edgecall-bench-sim-") as tmp:
         root = Path(tmp)
         for k in kinds:
@@ -153,12 +161,18 @@ def run(json_out: bool, quick: bool = False, kind: str = "both", micropython_sui
                 for c in counts}
         if micropython_suite:
             results["micropython_suite"] = _suite(root)
+        if state.KIND_ARM in kinds:
+            results.update(_arm_calls(root, quick))
     results["boot_target_s"] = 1.0
     boot_ok = all(r["devices_1"]["boot_to_repl_s_median"] <= 1.0 for k in kinds  # type: ignore[index]
                   for r in [results[k]])
     results["boot_target_met"] = boot_ok
     suite = results.get("micropython_suite")
     suite_ok = suite is None or (isinstance(suite, dict) and suite["failed"] == 0 and suite["passed"] > 0)
+    calls = results.get("calls_real_time")
+    calls_ok = calls is None or (isinstance(calls, dict) and bool(calls.get("goal_met")))
+    insns = results.get("instructions_per_frame")
+    insns_ok = insns is None or (isinstance(insns, dict) and "error" not in insns)
     if json_out:
         print(json.dumps(results, indent=2))
     else:
@@ -176,6 +190,58 @@ def run(json_out: bool, quick: bool = False, kind: str = "both", micropython_sui
         if isinstance(suite, dict):
             Console().print(f"MicroPython's test suite on an ARM devkit: {suite['passed']} passed, "
                             f"{suite['failed']} failed, {suite['skipped']} skipped ({suite['seconds']} s)")
+        if isinstance(insns, dict) and isinstance(calls, dict):
+            _print_calls(insns, calls)
     if not boot_ok:
         print("bench sim: boot to REPL above the 1 s target (see boot_to_repl_s_median)", file=sys.stderr)
-    return 0 if boot_ok and suite_ok else 1
+    if isinstance(insns, dict) and "error" in insns:
+        print(f"bench sim: instructions per frame not measured: {insns['error']}", file=sys.stderr)
+    if isinstance(calls, dict) and not calls.get("goal_met"):
+        print(f"bench sim: {calls['devkits_real_time']} ARM devkits held calls in real time on this machine; "
+              f"the goal is {calls['goal']}: {calls['short_of_goal']} short ({calls['stopped']})", file=sys.stderr)
+    return 0 if boot_ok and suite_ok and calls_ok and insns_ok else 1
+
+
+def _progress(msg: str) -> None:
+    print(f"bench sim: {msg}", file=sys.stderr, flush=True)
+
+
+def _arm_calls(root: Path, quick: bool) -> dict[str, object]:
+    """ARM devkits in calls: instructions per frame and how many hold calls in real time."""
+    from host_tools.bench import simcalls
+
+    out: dict[str, object] = {}
+    try:
+        out["instructions_per_frame"] = simcalls.instructions_per_frame(
+            root / "insns", simcalls.CODECS, 5.0 if quick else 15.0, log=_progress)
+    except (simcalls.BenchError, simcalls.insncount.CounterError) as e:
+        out["instructions_per_frame"] = {"error": str(e)}
+    out["calls_real_time"] = simcalls.calls_real_time(
+        root / "calls", max_pairs=1 if quick else simcalls.MAX_PAIRS, hold_s=10.0 if quick else simcalls.HOLD_S,
+        log=_progress)
+    return out
+
+
+def _print_calls(insns: dict[str, Any], calls: dict[str, Any]) -> None:
+    con = Console()
+    if "error" not in insns:
+        t = Table(title=f"ARM devkit: instructions per 20 ms frame, whole device (-icount shift={insns['icount_shift']})")
+        for col in ("state", "instructions / frame", "per device"):
+            t.add_column(col)
+        rows = [("joined, idle", insns["idle"])] + [(f"in a {c} call", v) for c, v in insns["in_call"].items()]
+        for name, r in rows:
+            t.add_row(name, f"{r['instructions_per_frame']:,}",
+                      ", ".join(f"{d['device']} {d['instructions_per_frame']:,}" for d in r["devices"]))
+        con.print(t)
+    t = Table(title=f"ARM devkits holding calls in real time (goal {calls['goal']})")
+    for col in ("devkits", "calls set up", "concealed max", "mic overruns", "CPU / devkit", "machine busy", "real time"):
+        t.add_column(col)
+    for r in calls["steps"]:
+        if "error" in r:
+            t.add_row(str(r["devkits"]), "-", "-", "-", "-", "-", f"no: {r['error'][:60]}")
+            continue
+        t.add_row(str(r["devkits"]), f"{r['calls_set_up']}/{r['pairs']}", f"{r['concealed_pct_max']} %",
+                  str(r["mic_overruns"]), f"{r['cpu_per_devkit_pct']} %", f"{r['machine_busy_pct']} %",
+                  "yes" if r["real_time"] else "no")
+    con.print(t)
+    con.print(f"devkits in calls in real time: {calls['devkits_real_time']} (goal {calls['goal']})")

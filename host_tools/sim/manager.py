@@ -137,6 +137,8 @@ def start(
     slot_size: int | None = None,
     kind: str | None = None,
     factory_image: bytes | None = None,
+    icount_shift: int | None = None,
+    qemu_plugin: str | None = None,
 ) -> list[DeviceInfo]:
     """Starts devices and waits until each REPL is up.
 
@@ -154,6 +156,10 @@ def start(
     written into the primary slot, confirmed, as a factory would; `install_files` is for
     WebAssembly devkits only so far. Their microphone and camera (hal.emu, hal/devkit/audio.c and
     camera.c) find `mic` and `camera` through mic.wav and camera.list in the device folder.
+
+    For measurements, an ARM devkit's QEMU can run under `-icount shift=N` (`icount_shift`) and with
+    a TCG plugin (`qemu_plugin`, QEMU's -plugin argument, relative paths from the device folder);
+    both stay with the device's state until it is started again without them.
     """
     from host_tools.sim.setup import ensure_node_modules
 
@@ -172,6 +178,10 @@ def start(
         raise SimError("ARM devkits do not take files yet", 2)
     if arm and heap != state.DEFAULT_HEAP:
         raise SimError("an ARM devkit's heap is built into its firmware (192 KiB)", 2)
+    if not arm and (icount_shift is not None or qemu_plugin):
+        raise SimError("-icount and QEMU plugins are for ARM devkits (QEMU) only", 2)
+    if icount_shift is not None and not 0 <= icount_shift <= qemu.ICOUNT_SHIFT_MAX:
+        raise SimError(f"icount shift must be 0..{qemu.ICOUNT_SHIFT_MAX}, not {icount_shift}", 2)
     dirs = [_device_dir(n, root) for n in names]
     extra = media_extra(mic, camera)
     for d in dirs:
@@ -179,6 +189,10 @@ def start(
             raise SimError(f"device {d.id} is already running (pid {d.read().pid})", 2)
     if arm:
         extra["base_firmware"] = str(_base_firmware())
+        if icount_shift is not None:
+            extra["icount_shift"] = str(icount_shift)
+        if qemu_plugin:
+            extra["qemu_plugin"] = qemu_plugin
     else:
         ensure_node_modules()
     from host_tools.firmware import keys

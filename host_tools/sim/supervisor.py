@@ -108,7 +108,10 @@ class Supervisor:
         device_log: IO[bytes] = open(self.dir.device_log, "ab")  # noqa: SIM115 (child keeps it)
         if self.cfg.kind == state.KIND_ARM:
             kernel = decision.kernel or Path(self.cfg.extra["base_firmware"])
-            cmd = qemu.command(kernel, state.unique_id(self.cfg.id), reset_cause, ctl_w)
+            shift = self.cfg.extra.get("icount_shift")  # measurements only (manager.start)
+            cmd = qemu.command(kernel, state.unique_id(self.cfg.id), reset_cause, ctl_w,
+                               icount_shift=int(shift) if shift is not None else None,
+                               plugin=self.cfg.extra.get("qemu_plugin") or None)
             cwd = self.dir.path
         else:
             cmd, cwd = self.node_command(reset_cause, ctl_w), VDK
