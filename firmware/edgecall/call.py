@@ -37,6 +37,7 @@ VIDEO_FPS = 10
 VIDEO_PT = 26
 RATES = {"opus": 16000, "g722": 16000, "pcmu": 8000, "pcma": 8000}
 HISTORY = 20
+PACKET_BYTES = 1024  # hal.codec's MAX_PACKET: every RTP and RTCP packet the media stack makes fits
 BIND_RETRY_MS = 250
 BIND_REFRESH_MS = 2500
 
@@ -142,6 +143,8 @@ class Media:
             raise
         self.mic = bytearray(self.audio.frame_bytes)
         self.out = bytearray(self.audio.frame_bytes)
+        self.sbuf = bytearray(PACKET_BYTES)  # packets out (RTP, RTCP feedback), without allocating
+        self.sview = memoryview(self.sbuf)
         self.t0 = time.ticks_ms()
         self.next_play = None
         self.first_audio_ms = None
@@ -184,10 +187,10 @@ class Media:
         while self.audio.readinto(self.mic):
             self.tx.push(self.mic, now)
             busy = True
-        pkt = self.tx.poll(now)
-        while pkt is not None:
-            self._send(pkt)
-            pkt = self.tx.poll(now)
+        n = self.tx.poll_into(self.sbuf, now)
+        while n:
+            self._send(self.sview[:n])
+            n = self.tx.poll_into(self.sbuf, now)
         if self.video is not None and self.video.due(now):
             v = self.video
             n = v.tx.poll_into(v.pkt)
@@ -196,10 +199,9 @@ class Media:
                 n = v.tx.poll_into(v.pkt)
             busy = True
         for _ in range(32):
-            got = self.udp.recvfrom()
-            if got is None:
+            data = self.udp.recv()
+            if data is None:
                 break
-            data = got[0]
             busy = True
             if data[:2] == BIND_MAGIC:
                 if self.sig.is_ack(data):
@@ -221,10 +223,10 @@ class Media:
             if time.ticks_diff(now, self.next_play) > 10 * FRAME_MS:  # we were stalled: catch up
                 self.next_play = now
             busy = True
-        fb = self.rx.poll_feedback(now)
-        while fb is not None:
-            self._send(fb)
-            fb = self.rx.poll_feedback(now)
+        n = self.rx.poll_feedback_into(self.sbuf, now)
+        while n:
+            self._send(self.sview[:n])
+            n = self.rx.poll_feedback_into(self.sbuf, now)
         return busy
 
     def stats(self):
@@ -238,6 +240,7 @@ class Media:
                                        "recovered_fec", "nack_recovered", "played", "concealed", "jitter",
                                        "target_delay_ms", "delay_ms", "buffered_ms", "malformed")},
             "mic_overruns": self.audio.overruns if hasattr(self.audio, "overruns") else 0,
+            "speaker_underruns": self.audio.underruns if hasattr(self.audio, "underruns") else 0,
             "relay": {"binds": self.binds, "acks": self.bind_acks, "bound": self.bound},
             "video": self.video.stats() if self.video is not None else None,
         }

@@ -1,6 +1,9 @@
 # net.py (board) — UDP and TCP through the port's socket module (Pico W's CYW43, STM32 Ethernet),
 # non-blocking, as the vdk backend behaves.
+import select
 import socket
+
+MAX_DATAGRAM = 1500
 
 
 class Udp:
@@ -9,13 +12,31 @@ class Udp:
         self._s.bind(socket.getaddrinfo("0.0.0.0", local_port)[0][-1])
         self._s.setblocking(False)
         self.port = local_port
+        self._to = None  # (host, port, resolved address) of the last sendto
+        self._poll = select.poll()
+        self._poll.register(self._s, select.POLLIN)
 
     def sendto(self, data, host, port):
-        self._s.sendto(data, socket.getaddrinfo(host, port)[0][-1])
+        to = self._to
+        if to is None or to[0] != host or to[1] != port:  # resolved once per destination
+            to = self._to = (host, port, socket.getaddrinfo(host, port)[0][-1])
+        self._s.sendto(data, to[2])
+
+    def recv(self):
+        """The next datagram (bytes), or None when none is waiting: the media path's receive,
+        without recvfrom's address tuple or the exception of an empty non-blocking read. (Not
+        readinto: on a socket that is a stream read, which joins queued datagrams until the
+        buffer is full.)"""
+        for _ in self._poll.ipoll(0):
+            try:
+                return self._s.recv(MAX_DATAGRAM)
+            except OSError:
+                return None
+        return None
 
     def recvfrom(self):
         try:
-            data, addr = self._s.recvfrom(1500)
+            data, addr = self._s.recvfrom(MAX_DATAGRAM)
         except OSError:
             return None
         return data, addr[0] if isinstance(addr, tuple) else addr, addr[1] if isinstance(addr, tuple) else 0

@@ -30,6 +30,12 @@ CODECS = {"pcmu": 0, "pcma": 1, "g722": 2, "dvi4": 3, "opus": 4}
 _BLOCK = {"pcmu": 80, "pcma": 80, "g722": 160, "dvi4": 80, "opus": 160}  # samples per 10 ms
 _MAX_PACKET = 1024  # EC_MEDIA_MAX_PACKET
 _PKT = bytearray(_MAX_PACKET)  # poll output (calls are synchronous, so one buffer serves all)
+MAX_PACKET = _MAX_PACKET
+
+
+def _packet_buffer(buf, what) -> None:
+    if type(buf) is not bytearray or len(buf) < _MAX_PACKET:
+        raise ValueError("%s: a bytearray of at least %d bytes is required" % (what, _MAX_PACKET))
 _PKT_MV = memoryview(_PKT)
 _RX_STATUS = {0: "media", 1: "rtcp", 2: "fec", 3: "late", 4: "duplicate", 5: "ignored",
               6: "overflow", -4: "malformed", -5: "unsupported"}
@@ -194,6 +200,12 @@ class MediaSender(_Codec):
         n = _check(codec_media_tx_poll(self._h, _now(now_ms), id(_PKT)), "MediaSender.poll")
         return bytes(_PKT_MV[:n]) if n else None
 
+    def poll_into(self, buf, now_ms) -> int:
+        """The next packet into buf (a bytearray of at least MAX_PACKET bytes); its length, 0 for
+        none. Allocates nothing."""
+        _packet_buffer(buf, "MediaSender.poll_into")
+        return _check(codec_media_tx_poll(self._h, _now(now_ms), id(buf)), "MediaSender.poll_into")
+
     def on_packet(self, packet, now_ms) -> bool:
         """RTCP feedback (RR, NACK) from the receiver; False (and ignored) if it does not parse.
         Retransmissions it asks for come out of poll()."""
@@ -264,6 +276,12 @@ class MediaReceiver(_Codec):
         self._now = _now(now_ms)
         n = _check(codec_media_rx_feedback(self._h, self._now, id(_PKT)), "MediaReceiver.poll_feedback")
         return bytes(_PKT_MV[:n]) if n else None
+
+    def poll_feedback_into(self, buf, now_ms) -> int:
+        """poll_feedback() into buf (a bytearray of at least MAX_PACKET bytes); its length, 0 for none."""
+        _packet_buffer(buf, "MediaReceiver.poll_feedback_into")
+        self._now = _now(now_ms)
+        return _check(codec_media_rx_feedback(self._h, self._now, id(buf)), "MediaReceiver.poll_feedback_into")
 
     def stats(self, now_ms=None) -> dict:
         now = self._now if now_ms is None else _now(now_ms)

@@ -43,6 +43,11 @@ class Udp:
         port, host = src.split(" ", 1)
         return data, host, int(port)
 
+    def recv(self):
+        """The next datagram (bytes), or None when none is waiting."""
+        got = self.recvfrom()
+        return None if got is None else got[0]
+
     @property
     def dropped(self) -> int:
         return udp_dropped(self._h)
