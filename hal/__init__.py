@@ -10,14 +10,14 @@
 #                     of each board are in hal.boards
 #   hal.emu.<part>    the ARM devkit (MicroPython's qemu port on QEMU mps2-an386): the board
 #                     backend, except for the parts in EMU, which the emulated board has as
-#                     devices of its own (hal/devkit/audio.c, camera.c, panel.c)
+#                     devices of its own (hal/devkit/audio.c, camera.c, panel.c, video.c)
 # storage and boot (the running image's confirmation) are shared: they only need a filesystem.
 # Use `hal.part("console")`.
 import sys
 
 BACKEND = "vdk" if sys.platform == "webassembly" else "board"
 SHARED = ("storage", "boot")
-EMU = ("audio", "camera", "led", "button") if sys.platform == "qemu" else ()
+EMU = ("audio", "camera", "led", "button", "video") if sys.platform == "qemu" else ()
 
 _loaded = {}  # type: dict[str, object]
 

@@ -1,6 +1,6 @@
 # _nc.pyi — the interface of the native codec module (native_codec/mpy/mod_nc.c): `_nc.mpy` on a
 # board (a dynamic native module, host_tools/native/natmod.py) or `_nc` compiled into a firmware
-# (a user C module, native_codec/mpy/micropython.mk). hal/board/codec.py wraps it.
+# (a user C module, native_codec/mpy/micropython.mk). hal/board/codec.py and hal/board/video.py wrap it.
 #
 # States are _nc.State objects holding the C state (caller-owned memory on the MicroPython heap).
 # PCM is int16 little-endian in any bytes-like object starting at an even address (media_tx_push
@@ -83,3 +83,44 @@ def media_rx_stats(st: State, now_ms: int) -> dict[str, int]: ...
 def media_free(st: State) -> None: ...  # closes any state: later use raises ValueError
 def state_bytes(st: State) -> int: ...  # bytes of C state it holds
 def opus_version() -> str: ...  # only in builds with libopus
+
+# Video (ec_jpeg.h, ec_rtpjpeg.h): in the devkit firmware's _nc and the armv7emsp _nc.mpy; the
+# armv6m and armv7m _nc.mpy leave them out (their size: native_codec/mpy/Makefile NC_VIDEO), so
+# check hasattr(_nc, "jpeg_enc_new"). States as above; media_free closes them too.
+# JPEG encoder, baseline (T.81): fmt 0 rgb888 (r, g, b bytes), 1 rgb565le, 2 rgb565be (16-bit
+# words), 3 yuyv (packed 4:2:2); subsampling 0 (4:2:0) or 1 (4:2:2); quality 1..100 (IJG);
+# scan_only: the entropy-coded scan alone (no markers before it, no EOI), as RTP/JPEG carries it,
+# else a JFIF file; restart_interval: MCUs between RSTn markers, 0 = none. A frame is exactly one
+# image of that size and format (width * 3, width * 2 or 4 * ceil(width / 2) bytes per line).
+def jpeg_enc_new(width: int, height: int, fmt: int, subsampling: int, quality: int, scan_only: bool,
+                 restart_interval: int) -> State: ...
+def jpeg_encode(st: State, frame: Buffer) -> bytes: ...
+def jpeg_encode_into(st: State, frame: Buffer, out: WBuffer) -> int: ...  # ValueError when out is too small
+# RTP/JPEG packetizer (RFC 2435 types 0/1, Q = quality 1..99, 100: tables in-band): frames of
+# width x height (1..2040; sent in units of 8, so other sizes come back rounded up), mtu 192..65535
+# bytes per packet (RTP header included), seq the first sequence number, ts the 90 kHz timestamp.
+# A frame is given either whole or streamed:
+#  - rtpjpeg_pack_frame: a scan in memory, scan[0:n] (n: all of it); the state keeps a reference
+#    to it until its last packet (a bytearray resized meanwhile abandons the frame: ValueError);
+#    rtpjpeg_pack_next(_into) then give its packets, None / 0 when the frame is done;
+#  - rtpjpeg_pack_stream: enc (scan_only, the packetizer's size, subsampling, quality and
+#    restart_interval) encodes the frame while it is packetized: rtpjpeg_pack_encode_into writes
+#    the next packet with the encoder's output straight after its headers, 0 when the frame is
+#    done; frame is the same image at every call of the frame.
+# rtpjpeg_pack_sent: bytes of the current (or last) frame's scan sent so far: its size once done.
+def rtpjpeg_pack_new(width: int, height: int, subsampling: int, quality: int, restart_interval: int, ssrc: int,
+                     pt: int, mtu: int, seq: int) -> State: ...
+def rtpjpeg_pack_frame(st: State, scan: Buffer, ts: int, n: int = ...) -> None: ...
+def rtpjpeg_pack_next(st: State) -> bytes | None: ...
+def rtpjpeg_pack_next_into(st: State, pkt: WBuffer) -> int: ...  # pkt: at least mtu bytes
+def rtpjpeg_pack_stream(st: State, enc: State, ts: int) -> None: ...
+def rtpjpeg_pack_encode_into(st: State, enc: State, frame: Buffer, pkt: WBuffer) -> int: ...
+def rtpjpeg_pack_sent(st: State) -> int: ...
+# RTP/JPEG depacketizer: frame is the reassembly buffer (the same at every push, at least 632
+# bytes: the largest scan + 631 for the JFIF header it rebuilds and EOI). Returns n > 0 when the
+# packet completed a frame, now a JFIF file at frame[0:n]; 0 when none completed; -4 (malformed)
+# or -5 (unsupported type): a packet never raises. Fragments may come in any order; a frame with a
+# gap when the next one starts is dropped.
+def rtpjpeg_depack_new() -> State: ...
+def rtpjpeg_depack_push(st: State, pkt: Buffer, frame: WBuffer) -> int: ...
+def rtpjpeg_depack_stats(st: State) -> dict[str, int]: ...  # frames (delivered), dropped (given up)

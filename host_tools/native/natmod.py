@@ -5,11 +5,14 @@ host_tools.native.micropython provides) builds native_codec/mpy/Makefile, the bi
 over the codecs and the media stack (the API of hal/stubs/_nc.pyi), into
 build/natmod/<arch>/_nc.mpy for:
 
-| arch        | cores                          | boards                         | Opus |
-|-------------|--------------------------------|--------------------------------|------|
-| `armv6m`    | Cortex-M0/M0+                  | RP2040                         | no   |
-| `armv7m`    | Cortex-M3 (and every M4/M7)    | STM32F1/F2, M4 boards short of RAM | no |
-| `armv7emsp` | Cortex-M4F/M7 (DSP, single FP) | STM32F4, RP2350                | yes: libopus 1.3.1 (host_tools/native/opus.py), its ARMv7E-M DSP assembly |
+| arch        | cores                          | boards                         | Opus | video |
+|-------------|--------------------------------|--------------------------------|------|-------|
+| `armv6m`    | Cortex-M0/M0+                  | RP2040                         | no   | no    |
+| `armv7m`    | Cortex-M3 (and every M4/M7)    | STM32F1/F2, M4 boards short of RAM | no | no  |
+| `armv7emsp` | Cortex-M4F/M7 (DSP, single FP) | STM32F4, RP2350                | yes: libopus 1.3.1 (host_tools/native/opus.py), its ARMv7E-M DSP assembly | yes |
+
+Video is the JPEG encoder and RTP/JPEG (the binding's jpeg_* and rtpjpeg_* functions, about 18 KB
+more): the Makefile's NC_VIDEO, on by default for armv7emsp only.
 
 A MicroPython for a Thumb core loads the .mpy of its own architecture or of a lower one
 (`armv6m` <= x <= its own), so `for_board()` picks the best file from the board's

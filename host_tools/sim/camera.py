@@ -7,8 +7,8 @@ An ARM devkit's camera (hal/devkit/camera.c) reads the frames of `sim start --ca
 (to DIR) in the device folder, lines of at most CAMERA_LINE bytes (files with longer names or a
 newline in the name are left out). The camera takes the files exactly one frame long, in a loop.
 
-Files in the device's state folder, written by the device (host_tools/sim/vdk/hal_video.mjs) and
-emptied at every ``sim start`` (reset_video):
+Files in the device's state folder, written by the device (host_tools/sim/vdk/hal_video.mjs; on an
+ARM devkit hal/devkit/video.c) and emptied at every ``sim start`` (reset_video):
 - ``camera.times``: ``<unix seconds> <camera frame k> <rtp ts>`` per VideoSender.capture();
 - ``display/<seq:06d>.jpg``: each frame a VideoReceiver completed (the JFIF it rebuilt);
 - ``display.times``: ``<unix seconds> <rtp ts> <file name> <bytes>`` per displayed frame.
@@ -57,10 +57,13 @@ class DisplayTime:
 
 
 def reset_video(d: state.DeviceDir) -> None:
-    """Empties the camera log and the display (done at every `sim start`)."""
+    """Empties the camera log and the display (done at every `sim start`): display/ is left as an
+    empty folder, where an ARM devkit writes its frames through semihosting (which cannot make
+    folders)."""
     for name in (CAMERA_TIMES, DISPLAY_TIMES):
         (d.path / name).unlink(missing_ok=True)
     shutil.rmtree(d.path / DISPLAY, ignore_errors=True)
+    (d.path / DISPLAY).mkdir(parents=True, exist_ok=True)
 
 
 def write_camera_list(d: state.DeviceDir, folder: str | Path | None) -> int:

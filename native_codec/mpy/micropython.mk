@@ -4,9 +4,9 @@
 #   make -C <micropython>/ports/<port> USER_C_MODULES=<abs path of native_codec> [NC_OPUS_DIR=<libopus 1.3.1>]
 #
 # MicroPython includes every <USER_C_MODULES>/*/micropython.mk; this is the only one under
-# native_codec. It compiles mod_nc.c (scanned for qstrs) and every native_codec/src/*.c (the
-# firmware's --gc-sections drops what _nc does not reach, e.g. the video modules when nothing
-# else uses them). With NC_OPUS_DIR (the unpacked libopus 1.3.1 tree, host_tools/native/opus.py
+# native_codec. It compiles mod_nc.c (scanned for qstrs, with its video functions: NC_VIDEO
+# defaults to 1) and every native_codec/src/*.c (the firmware's --gc-sections drops what _nc does
+# not reach, e.g. H.264 packetization). With NC_OPUS_DIR (the unpacked libopus 1.3.1 tree, host_tools/native/opus.py
 # fetch()) it also compiles libopus from its own automake source lists with opus.py's DEFINES
 # (fixed point, no heap, VLAs; third-party code, so with its own warnings off) and the media
 # stack with EC_MEDIA_WITH_OPUS, in plain C: its packets equal the host's bit for bit.

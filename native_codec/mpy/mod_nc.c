@@ -1,7 +1,10 @@
 /* mod_nc.c — _nc, the MicroPython binding of native_codec: G.711 (ITU-T G.711), G.722 (ITU-T
  * G.722), IMA/DVI4 ADPCM (RFC 3551 §4.5.1, WAV IMA blocks), PLC (G.711 Appendix I and its 16 kHz
  * variant) and the media stack of ec_media.h (RTP/RTCP, RED, FEC, NACK, jitter buffer), with Opus
- * (RFC 7587, libopus 1.3.1) when compiled with EC_MEDIA_WITH_OPUS. The API is hal/stubs/_nc.pyi.
+ * (RFC 7587, libopus 1.3.1) when compiled with EC_MEDIA_WITH_OPUS; unless compiled with
+ * NC_VIDEO=0, also the baseline JPEG encoder (ITU-T T.81, ec_jpeg.h) and RTP/JPEG (RFC 2435,
+ * ec_rtpjpeg.h): packetizing a scan in memory or one being encoded straight into the packets, and
+ * reassembling frames. The API is hal/stubs/_nc.pyi.
  *
  * One source for the two forms MicroPython takes C in:
  *   - a dynamic native module, _nc.mpy (py/dynruntime.mk, MICROPY_ENABLE_DYNRUNTIME defined), for
@@ -32,6 +35,7 @@
 #define NC_DYN 1
 #else
 #include "py/runtime.h"
+#include "py/objint.h"
 #include "py/objstr.h"
 #define NC_DYN 0
 #endif
@@ -42,6 +46,14 @@
 #include "ec_g722.h"
 #include "ec_media.h"
 #include "ec_plc.h"
+/* NC_VIDEO (default 1): the JPEG encoder and RTP/JPEG (ec_jpeg.c, ec_rtpjpeg.c); 0 leaves them out. */
+#ifndef NC_VIDEO
+#define NC_VIDEO 1
+#endif
+#if NC_VIDEO
+#include "ec_jpeg.h"
+#include "ec_rtpjpeg.h"
+#endif
 #ifdef EC_MEDIA_WITH_OPUS
 #include "opus.h"
 #endif
@@ -55,13 +67,17 @@
 #define NC_PLC 0x4e430004u
 #define NC_MEDIA_TX 0x4e430005u
 #define NC_MEDIA_RX 0x4e430006u
+#define NC_JPEG_ENC 0x4e430007u
+#define NC_RTPJPEG_PACK 0x4e430008u
+#define NC_RTPJPEG_DEPACK 0x4e430009u
 
 typedef struct {
     mp_obj_base_t base;
     uint32_t kind;  /* NC_*, NC_FREED after media_free() */
     uint32_t size;  /* bytes of the C state */
     uint32_t cap;   /* bytes of mem[] (at least size; more in a state used again) */
-    uint32_t pad_;
+    mp_obj_t ref;   /* an object the C state points into (the scan of rtpjpeg_pack_frame), or None:
+                       kept here so the garbage collector keeps it while the state uses it */
     uint64_t mem[]; /* the C state, 8-byte aligned */
 } nc_state_t;
 
@@ -159,8 +175,15 @@ static int64_t nc_int(mp_obj_t o, const char *name, int64_t lo, int64_t hi, int3
     if (mp_obj_is_small_int(o)) {
         v = MP_OBJ_SMALL_INT_VALUE(o);
     } else if (mp_obj_is_exact_type(o, &mp_type_int)) {
+#if !NC_DYN && MICROPY_LONGINT_IMPL == MICROPY_LONGINT_IMPL_MPZ && UINTPTR_MAX == 0xFFFFFFFFu
+        /* 0 .. 2**32 - 1 read without allocating (an RTP timestamp is a long int half of the
+         * time); mp_uint_t is 32 bits here */
+        mp_uint_t t = 0;
+        fits = mpz_as_uint_checked(&((mp_obj_int_t *)MP_OBJ_TO_PTR(o))->mpz, &t);
+#else
         uint32_t t = (uint32_t)mp_obj_get_int_truncated(o);
         fits = mp_obj_is_true(mp_binary_op(MP_BINARY_OP_EQUAL, o, mp_obj_new_int_from_uint(t)));
+#endif
         v = (int64_t)t;
     } else {
         nc_value_error(name, " must be an int");
@@ -276,6 +299,7 @@ static nc_state_t *nc_state_new(uint32_t kind, size_t size)
     s->kind = kind;
     s->size = (uint32_t)size;
     s->cap = (uint32_t)((size + 7u) / 8u * 8u);
+    s->ref = mp_const_none;
     return s;
 }
 
@@ -297,6 +321,7 @@ static nc_state_t *nc_state_reuse(mp_obj_t spare, uint32_t kind, size_t size)
     }
     s->kind = kind;
     s->size = (uint32_t)size;
+    s->ref = mp_const_none;
     return s;
 }
 
@@ -1198,6 +1223,358 @@ static mp_obj_t nc_media_rx_stats(mp_obj_t st_in, mp_obj_t now_in)
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(nc_media_rx_stats_obj, nc_media_rx_stats);
 
+#if NC_VIDEO
+/* ---- video: baseline JPEG (ec_jpeg.h) and RTP/JPEG (ec_rtpjpeg.h, RFC 2435) ---- */
+
+/* The packed input formats (one plane): EC_JPEG_RGB888, RGB565LE, RGB565BE, YUYV. */
+#define NC_JPEG_MAX_FORMAT EC_JPEG_YUYV
+/* The smallest reassembly buffer: the rebuilt JFIF header, EOI and one byte of scan. */
+#define NC_DEPACK_MIN_FRAME (EC_RTPJPEG_FRAME_OVERHEAD + 1u)
+
+/* The packetizer's state: the C packetizer, the description of the frames it sends, and the
+ * quality they were described with (to check the encoder a streamed frame comes from). */
+typedef struct {
+    ec_rtpjpeg_pack pack;
+    ec_rtpjpeg_frame fr;
+    uint8_t quality;
+} nc_pack_t;
+
+static ec_jpeg_enc *jpeg_state(mp_obj_t st_in, const char *what)
+{
+    return (ec_jpeg_enc *)(void *)nc_state(st_in, NC_JPEG_ENC, what)->mem;
+}
+
+/* Bytes of one line and of one frame of the encoder's input (packed formats). */
+static size_t jpeg_line_bytes(const ec_jpeg_enc *st)
+{
+    size_t w = st->p.width;
+    return st->p.format == EC_JPEG_RGB888 ? 3u * w : st->p.format == EC_JPEG_YUYV ? 4u * ((w + 1u) / 2u) : 2u * w;
+}
+
+/* The input frame: exactly one frame of the encoder's format. */
+static void jpeg_frame_in(const ec_jpeg_enc *st, mp_obj_t frame_in, mp_buffer_info_t *bi, ec_jpeg_rows *rows)
+{
+    size_t line = jpeg_line_bytes(st);
+    uint64_t need = (uint64_t)line * st->p.height;
+    nc_rbuf(frame_in, bi, "frame");
+    if ((uint64_t)bi->len != need) {
+        nc_msg m = {{0}, 0};
+        msg_s(&m, "frame must be ");
+        msg_i(&m, (int64_t)need);
+        msg_s(&m, " bytes (one frame of the encoder's size and format), got ");
+        msg_i(&m, (int64_t)bi->len);
+        msg_raise(&mp_type_ValueError, &m);
+    }
+    rows->plane[0] = (const uint8_t *)bi->buf;
+    rows->plane[1] = NULL;
+    rows->plane[2] = NULL;
+    rows->stride[0] = line;
+    rows->stride[1] = 0;
+    rows->stride[2] = 0;
+}
+
+/* jpeg_enc_new(width, height, fmt, subsampling, quality, scan_only, restart_interval) */
+static mp_obj_t nc_jpeg_enc_new(size_t n_args, const mp_obj_t *a)
+{
+    ec_jpeg_params p;
+    size_t size = ec_jpeg_enc_state_size();
+    nc_state_t *s;
+    (void)n_args;
+    p.width = (uint16_t)nc_int(a[0], "width", 1, 65535, 1);
+    p.height = (uint16_t)nc_int(a[1], "height", 1, 65535, 1);
+    p.format = (uint8_t)nc_int(a[2], "fmt (0 rgb888, 1 rgb565le, 2 rgb565be, 3 yuyv)", 0, NC_JPEG_MAX_FORMAT, 1);
+    p.subsampling = (uint8_t)nc_int(a[3], "subsampling (0: 4:2:0, 1: 4:2:2)", 0, 1, 1);
+    p.quality = (uint8_t)nc_int(a[4], "quality", 1, 100, 1);
+    p.flags = nc_bool(a[5], "scan_only") ? EC_JPEG_SCAN_ONLY : 0u;
+    p.restart_interval = (uint16_t)nc_int(a[6], "restart_interval", 0, 65535, 1);
+    s = nc_state_new(NC_JPEG_ENC, size);
+    nc_check(ec_jpeg_enc_init((ec_jpeg_enc *)(void *)s->mem, size, &p), "jpeg_enc_new");
+    return MP_OBJ_FROM_PTR(s);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(nc_jpeg_enc_new_obj, 7, 7, nc_jpeg_enc_new);
+
+/* The whole next frame into out[0..cap): its length; *done = 0 when it did not fit. */
+static size_t jpeg_encode_frame(ec_jpeg_enc *st, const ec_jpeg_rows *rows, uint8_t *out, size_t cap, int *done)
+{
+    int n;
+    nc_check(ec_jpeg_enc_new_frame(st), "jpeg_encode");
+    n = nc_check(ec_jpeg_enc_frame(st, rows, out, cap), "jpeg_encode");
+    *done = nc_check(ec_jpeg_enc_done(st), "jpeg_encode");
+    return (size_t)n;
+}
+
+#if NC_DYN
+#define NC_GROW(p, old_n, new_n) ((uint8_t *)m_realloc((p), (new_n)))
+#define NC_FREE(p, n) m_free(p)
+#else
+#define NC_GROW(p, old_n, new_n) m_renew(uint8_t, (p), (old_n), (new_n))
+#define NC_FREE(p, n) m_del(uint8_t, (p), (n))
+#endif
+
+/* A whole frame (JFIF, or the scan with scan_only) as new bytes. */
+static mp_obj_t nc_jpeg_encode(mp_obj_t st_in, mp_obj_t frame_in)
+{
+    ec_jpeg_enc *st = jpeg_state(st_in, "jpeg_encode");
+    mp_buffer_info_t bi;
+    ec_jpeg_rows rows;
+    size_t cap = 4096u, len;
+    uint8_t *p;
+    int done = 0;
+    mp_obj_t r;
+    jpeg_frame_in(st, frame_in, &bi, &rows);
+    p = (uint8_t *)m_malloc(cap);
+    len = jpeg_encode_frame(st, &rows, p, cap, &done);
+    while (!done) {
+        int n;
+        p = NC_GROW(p, cap, 2u * cap);
+        cap *= 2u;
+        n = nc_check(ec_jpeg_enc_frame(st, &rows, p + len, cap - len), "jpeg_encode");
+        len += (size_t)n;
+        done = nc_check(ec_jpeg_enc_done(st), "jpeg_encode");
+    }
+    r = mp_obj_new_bytes(p, len);
+    NC_FREE(p, cap);
+    return r;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(nc_jpeg_encode_obj, nc_jpeg_encode);
+
+/* A whole frame into out; ValueError when out cannot hold it. */
+static mp_obj_t nc_jpeg_encode_into(mp_obj_t st_in, mp_obj_t frame_in, mp_obj_t out_in)
+{
+    ec_jpeg_enc *st = jpeg_state(st_in, "jpeg_encode_into");
+    mp_buffer_info_t bi, out;
+    ec_jpeg_rows rows;
+    size_t n;
+    int done = 0;
+    jpeg_frame_in(st, frame_in, &bi, &rows);
+    nc_wbuf(out_in, &out, "out", 1u);
+    n = jpeg_encode_frame(st, &rows, (uint8_t *)out.buf, out.len, &done);
+    if (!done) {
+        nc_msg m = {{0}, 0};
+        msg_s(&m, "jpeg_encode_into: the coded frame does not fit out (");
+        msg_i(&m, (int64_t)out.len);
+        msg_s(&m, " bytes)");
+        msg_raise(&mp_type_ValueError, &m);
+    }
+    return MP_OBJ_NEW_SMALL_INT((mp_int_t)n);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(nc_jpeg_encode_into_obj, nc_jpeg_encode_into);
+
+/* rtpjpeg_pack_new(width, height, subsampling, quality, restart_interval, ssrc, pt, mtu, seq) */
+static mp_obj_t nc_rtpjpeg_pack_new(size_t n_args, const mp_obj_t *a)
+{
+    size_t size = sizeof(nc_pack_t);
+    nc_state_t *s;
+    nc_pack_t *pk;
+    int w, h, sub, q, ri, pt, mtu;
+    uint32_t ssrc;
+    uint16_t seq;
+    (void)n_args;
+    w = (int)nc_int(a[0], "width", 1, EC_RTPJPEG_MAX_SIZE, 1);
+    h = (int)nc_int(a[1], "height", 1, EC_RTPJPEG_MAX_SIZE, 1);
+    sub = (int)nc_int(a[2], "subsampling (0: 4:2:0, 1: 4:2:2)", 0, 1, 1);
+    q = (int)nc_int(a[3], "quality", 1, 100, 1);
+    ri = (int)nc_int(a[4], "restart_interval", 0, 65535, 1);
+    ssrc = (uint32_t)nc_int(a[5], "ssrc", 0, 0xFFFFFFFF, 1);
+    pt = (int)nc_int(a[6], "pt", 0, 127, 1);
+    mtu = (int)nc_int(a[7], "mtu", EC_RTPJPEG_MIN_MTU, 65535, 1);
+    seq = (uint16_t)nc_int(a[8], "seq", 0, 0xFFFF, 1);
+    s = nc_state_new(NC_RTPJPEG_PACK, size);
+    pk = (nc_pack_t *)(void *)s->mem;
+    nc_check(ec_rtpjpeg_pack_init(&pk->pack, sizeof pk->pack, ssrc, pt, mtu, seq), "rtpjpeg_pack_new");
+    nc_check(ec_rtpjpeg_frame_for((uint16_t)w, (uint16_t)h, sub, q, (uint16_t)ri, &pk->fr), "rtpjpeg_pack_new");
+    pk->quality = (uint8_t)q;
+    return MP_OBJ_FROM_PTR(s);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(nc_rtpjpeg_pack_new_obj, 9, 9, nc_rtpjpeg_pack_new);
+
+static nc_pack_t *pack_state(mp_obj_t st_in, const char *what, nc_state_t **s)
+{
+    *s = nc_state(st_in, NC_RTPJPEG_PACK, what);
+    return (nc_pack_t *)(void *)(*s)->mem;
+}
+
+/* rtpjpeg_pack_frame(st, scan, ts[, n]): packetizes the entropy-coded scan scan[0..n) (n: all of
+ * it) with RTP timestamp ts; the state keeps a reference to scan until its last packet. */
+static mp_obj_t nc_rtpjpeg_pack_frame(size_t n_args, const mp_obj_t *a)
+{
+    nc_state_t *s;
+    nc_pack_t *pk = pack_state(a[0], "rtpjpeg_pack_frame", &s);
+    mp_buffer_info_t scan;
+    uint32_t ts = (uint32_t)nc_int(a[2], "ts", 0, 0xFFFFFFFF, 1);
+    size_t n;
+    nc_rbuf(a[1], &scan, "scan");
+    n = n_args > 3 ? (size_t)nc_int(a[3], "n (the scan's length)", 1, (int64_t)scan.len, 1) : scan.len;
+    if (n == 0u || n > 0xffffffu) {
+        nc_value_error("scan", " must be 1 to 16777215 bytes (RFC 2435's 24-bit fragment offset)");
+    }
+    nc_check(ec_rtpjpeg_pack_frame(&pk->pack, &pk->fr, (const uint8_t *)scan.buf, n, ts), "rtpjpeg_pack_frame");
+    s->ref = a[1];
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(nc_rtpjpeg_pack_frame_obj, 3, 4, nc_rtpjpeg_pack_frame);
+
+/* The next packet of a frame given whole (rtpjpeg_pack_frame) into pkt: its length, 0 when done. */
+static int pack_next(mp_obj_t st_in, const char *what, uint8_t *pkt, size_t cap)
+{
+    nc_state_t *s;
+    nc_pack_t *pk = pack_state(st_in, what, &s);
+    mp_buffer_info_t scan;
+    int n;
+    if (!pk->pack.active) {
+        return 0;
+    }
+    if (pk->pack.streaming) {
+        nc_value_error(what, ": the frame is streamed (rtpjpeg_pack_stream): use rtpjpeg_pack_encode_into");
+    }
+    /* The scan must still be where the packetizer points (a bytearray that grew has moved). */
+    if (!mp_get_buffer(s->ref, &scan, MP_BUFFER_READ) || scan.buf != (const void *)pk->pack.scan ||
+        scan.len < pk->pack.scan_len) {
+        pk->pack.active = 0;
+        s->ref = mp_const_none;
+        nc_value_error(what, ": the scan given to rtpjpeg_pack_frame was resized: the frame is abandoned");
+    }
+    n = nc_check(ec_rtpjpeg_pack_next(&pk->pack, pkt, cap), what);
+    if (!pk->pack.active) {
+        s->ref = mp_const_none;
+    }
+    return n;
+}
+
+static mp_obj_t nc_rtpjpeg_pack_next(mp_obj_t st_in)
+{
+    nc_state_t *s;
+    nc_pack_t *pk = pack_state(st_in, "rtpjpeg_pack_next", &s);
+    nc_out o;
+    uint8_t *p;
+    if (!pk->pack.active) {
+        return mp_const_none;
+    }
+    p = nc_out_new(&o, pk->pack.mtu);
+    return nc_out_bytes(&o, (size_t)pack_next(st_in, "rtpjpeg_pack_next", p, pk->pack.mtu));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(nc_rtpjpeg_pack_next_obj, nc_rtpjpeg_pack_next);
+
+static mp_obj_t nc_rtpjpeg_pack_next_into(mp_obj_t st_in, mp_obj_t pkt_in)
+{
+    mp_buffer_info_t pkt;
+    nc_state_t *s;
+    nc_wbuf(pkt_in, &pkt, "pkt", pack_state(st_in, "rtpjpeg_pack_next_into", &s)->pack.mtu);
+    return MP_OBJ_NEW_SMALL_INT(pack_next(st_in, "rtpjpeg_pack_next_into", (uint8_t *)pkt.buf, pkt.len));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(nc_rtpjpeg_pack_next_into_obj, nc_rtpjpeg_pack_next_into);
+
+/* The encoder of a streamed frame: scan only, and the frame the packetizer describes. */
+static ec_jpeg_enc *stream_encoder(const nc_pack_t *pk, mp_obj_t enc_in, const char *what)
+{
+    ec_jpeg_enc *enc = jpeg_state(enc_in, what);
+    if (!(enc->p.flags & EC_JPEG_SCAN_ONLY) || enc->p.width != pk->fr.width || enc->p.height != pk->fr.height ||
+        (enc->p.subsampling == EC_JPEG_420) != (pk->fr.type == 1) || enc->p.quality != pk->quality ||
+        enc->p.restart_interval != pk->fr.restart_interval) {
+        nc_value_error(what, ": the encoder must be scan_only with the packetizer's size, subsampling, "
+                             "quality and restart_interval");
+    }
+    return enc;
+}
+
+/* rtpjpeg_pack_stream(st, enc, ts): starts a frame that enc encodes while it is packetized. */
+static mp_obj_t nc_rtpjpeg_pack_stream(mp_obj_t st_in, mp_obj_t enc_in, mp_obj_t ts_in)
+{
+    nc_state_t *s;
+    nc_pack_t *pk = pack_state(st_in, "rtpjpeg_pack_stream", &s);
+    ec_jpeg_enc *enc = stream_encoder(pk, enc_in, "rtpjpeg_pack_stream");
+    uint32_t ts = (uint32_t)nc_int(ts_in, "ts", 0, 0xFFFFFFFF, 1);
+    nc_check(ec_jpeg_enc_new_frame(enc), "rtpjpeg_pack_stream");
+    nc_check(ec_rtpjpeg_pack_stream(&pk->pack, &pk->fr, ts), "rtpjpeg_pack_stream");
+    s->ref = mp_const_none;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(nc_rtpjpeg_pack_stream_obj, nc_rtpjpeg_pack_stream);
+
+/* rtpjpeg_pack_encode_into(st, enc, frame, pkt): the next packet of the streamed frame, the
+ * encoder writing the scan straight into it after the headers; its length, 0 when the frame is
+ * done. frame: the same camera frame at every call of the frame. */
+static mp_obj_t nc_rtpjpeg_pack_encode_into(size_t n_args, const mp_obj_t *a)
+{
+    nc_state_t *s;
+    nc_pack_t *pk = pack_state(a[0], "rtpjpeg_pack_encode_into", &s);
+    ec_jpeg_enc *enc = stream_encoder(pk, a[1], "rtpjpeg_pack_encode_into");
+    mp_buffer_info_t frame, pkt;
+    ec_jpeg_rows rows;
+    uint8_t *p;
+    int h, n, done;
+    (void)n_args;
+    jpeg_frame_in(enc, a[2], &frame, &rows);
+    nc_wbuf(a[3], &pkt, "pkt", pk->pack.mtu);
+    if (!pk->pack.active) {
+        return MP_OBJ_NEW_SMALL_INT(0);
+    }
+    if (!pk->pack.streaming) {
+        nc_value_error("rtpjpeg_pack_encode_into", ": the frame was given whole: use rtpjpeg_pack_next_into");
+    }
+    if (nc_check(ec_jpeg_enc_done(enc), "rtpjpeg_pack_encode_into")) {
+        nc_value_error("rtpjpeg_pack_encode_into", ": the encoder has no more of this frame (was it restarted?)");
+    }
+    p = (uint8_t *)pkt.buf;
+    h = nc_check(ec_rtpjpeg_pack_header(&pk->pack, p, pk->pack.mtu), "rtpjpeg_pack_encode_into");
+    n = nc_check(ec_jpeg_enc_frame(enc, &rows, p + h, (size_t)pk->pack.mtu - (size_t)h), "rtpjpeg_pack_encode_into");
+    done = nc_check(ec_jpeg_enc_done(enc), "rtpjpeg_pack_encode_into");
+    if (n == 0) {
+        nc_c_error("rtpjpeg_pack_encode_into", EC_ERR_STATE); /* the encoder stalled: not reached */
+    }
+    return MP_OBJ_NEW_SMALL_INT(nc_check(ec_rtpjpeg_pack_commit(&pk->pack, p, (size_t)n, done),
+                                         "rtpjpeg_pack_encode_into"));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(nc_rtpjpeg_pack_encode_into_obj, 4, 4, nc_rtpjpeg_pack_encode_into);
+
+/* Bytes of the current (or last) frame's scan packetized so far: its whole length once done. */
+static mp_obj_t nc_rtpjpeg_pack_sent(mp_obj_t st_in)
+{
+    nc_state_t *s;
+    return mp_obj_new_int_from_uint(pack_state(st_in, "rtpjpeg_pack_sent", &s)->pack.off);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(nc_rtpjpeg_pack_sent_obj, nc_rtpjpeg_pack_sent);
+
+static mp_obj_t nc_rtpjpeg_depack_new(void)
+{
+    size_t size = ec_rtpjpeg_depack_state_size();
+    nc_state_t *s = nc_state_new(NC_RTPJPEG_DEPACK, size);
+    nc_check(ec_rtpjpeg_depack_init((ec_rtpjpeg_depack *)(void *)s->mem, size), "rtpjpeg_depack_new");
+    return MP_OBJ_FROM_PTR(s);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(nc_rtpjpeg_depack_new_obj, nc_rtpjpeg_depack_new);
+
+/* rtpjpeg_depack_push(st, pkt, frame): one RTP/JPEG packet; frame is the reassembly buffer (the
+ * same at every call). The length n of the complete JFIF frame now at frame[0..n), 0 when none
+ * completed, -4 (malformed) or -5 (unsupported): a packet never raises. */
+static mp_obj_t nc_rtpjpeg_depack_push(mp_obj_t st_in, mp_obj_t pkt_in, mp_obj_t frame_in)
+{
+    ec_rtpjpeg_depack *st = (ec_rtpjpeg_depack *)(void *)nc_state(st_in, NC_RTPJPEG_DEPACK, "rtpjpeg_depack_push")->mem;
+    mp_buffer_info_t pkt, frame;
+    int rc;
+    nc_rbuf(pkt_in, &pkt, "pkt");
+    nc_wbuf(frame_in, &frame, "frame", NC_DEPACK_MIN_FRAME);
+    rc = ec_rtpjpeg_depack_push(st, (const uint8_t *)pkt.buf, pkt.len, (uint8_t *)frame.buf, frame.len);
+    if (rc < 0 && rc != EC_ERR_MALFORMED && rc != EC_ERR_UNSUPPORTED) {
+        nc_c_error("rtpjpeg_depack_push", rc);
+    }
+    return MP_OBJ_NEW_SMALL_INT(rc);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(nc_rtpjpeg_depack_push_obj, nc_rtpjpeg_depack_push);
+
+/* {"frames": delivered, "dropped": given up incomplete (counted when the next frame starts)} */
+static mp_obj_t nc_rtpjpeg_depack_stats(mp_obj_t st_in)
+{
+    const ec_rtpjpeg_depack *st =
+        (const ec_rtpjpeg_depack *)(void *)nc_state(st_in, NC_RTPJPEG_DEPACK, "rtpjpeg_depack_stats")->mem;
+    mp_obj_t d = mp_obj_new_dict(2);
+    put_u(d, MP_QSTR_frames, st->frames);
+    put_u(d, MP_QSTR_dropped, st->dropped);
+    return d;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(nc_rtpjpeg_depack_stats_obj, nc_rtpjpeg_depack_stats);
+#endif
+
 /* Closes any state: later calls with it raise ValueError; the GC frees its memory. */
 static mp_obj_t nc_media_free(mp_obj_t st_in)
 {
@@ -1205,6 +1582,7 @@ static mp_obj_t nc_media_free(mp_obj_t st_in)
         nc_type_error("media_free", ": the state must be an _nc.State");
     }
     ((nc_state_t *)MP_OBJ_TO_PTR(st_in))->kind = NC_FREED;
+    ((nc_state_t *)MP_OBJ_TO_PTR(st_in))->ref = mp_const_none;
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(nc_media_free_obj, nc_media_free);
@@ -1278,6 +1656,21 @@ static MP_DEFINE_CONST_FUN_OBJ_0(nc_opus_version_obj, nc_opus_version);
     X(MP_QSTR_media_free, nc_media_free_obj) \
     X(MP_QSTR_state_bytes, nc_state_bytes_obj)
 
+#define NC_VIDEO_FUNCTIONS(X) \
+    X(MP_QSTR_jpeg_enc_new, nc_jpeg_enc_new_obj) \
+    X(MP_QSTR_jpeg_encode, nc_jpeg_encode_obj) \
+    X(MP_QSTR_jpeg_encode_into, nc_jpeg_encode_into_obj) \
+    X(MP_QSTR_rtpjpeg_pack_new, nc_rtpjpeg_pack_new_obj) \
+    X(MP_QSTR_rtpjpeg_pack_frame, nc_rtpjpeg_pack_frame_obj) \
+    X(MP_QSTR_rtpjpeg_pack_next, nc_rtpjpeg_pack_next_obj) \
+    X(MP_QSTR_rtpjpeg_pack_next_into, nc_rtpjpeg_pack_next_into_obj) \
+    X(MP_QSTR_rtpjpeg_pack_stream, nc_rtpjpeg_pack_stream_obj) \
+    X(MP_QSTR_rtpjpeg_pack_encode_into, nc_rtpjpeg_pack_encode_into_obj) \
+    X(MP_QSTR_rtpjpeg_pack_sent, nc_rtpjpeg_pack_sent_obj) \
+    X(MP_QSTR_rtpjpeg_depack_new, nc_rtpjpeg_depack_new_obj) \
+    X(MP_QSTR_rtpjpeg_depack_push, nc_rtpjpeg_depack_push_obj) \
+    X(MP_QSTR_rtpjpeg_depack_stats, nc_rtpjpeg_depack_stats_obj)
+
 #if NC_DYN
 
 #define NC_STORE(q, obj) mp_store_global(q, MP_OBJ_FROM_PTR(&obj));
@@ -1294,6 +1687,9 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_State, MP_OBJ_FROM_PTR(&nc_state_type));
     mp_store_global(MP_QSTR_MAX_PACKET, MP_OBJ_NEW_SMALL_INT(EC_MEDIA_MAX_PACKET));
     NC_FUNCTIONS(NC_STORE)
+#if NC_VIDEO
+    NC_VIDEO_FUNCTIONS(NC_STORE)
+#endif
 #ifdef EC_MEDIA_WITH_OPUS
     NC_STORE(MP_QSTR_opus_version, nc_opus_version_obj)
 #endif
@@ -1352,6 +1748,9 @@ static const mp_rom_map_elem_t nc_module_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_State), MP_ROM_PTR(&nc_state_type)},
     {MP_ROM_QSTR(MP_QSTR_MAX_PACKET), MP_ROM_INT(EC_MEDIA_MAX_PACKET)},
     NC_FUNCTIONS(NC_ENTRY)
+#if NC_VIDEO
+    NC_VIDEO_FUNCTIONS(NC_ENTRY)
+#endif
 #ifdef EC_MEDIA_WITH_OPUS
     NC_ENTRY(MP_QSTR_opus_version, nc_opus_version_obj)
 #endif
