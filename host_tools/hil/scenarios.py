@@ -36,6 +36,9 @@ STOI_FLOOR = 0.6
 NETREF_CODEC = {"g722": "g722", "opus": "opus24", "pcmu": "g711"}  # bench resilience's names
 HEAP_TOLERANCE = 2048
 HEAP_MIN_CYCLES = 20
+# The device keeps the statistics of its last 4 calls (firmware/edgecall/call.py): its heap grows
+# until that history is full, so the heap's baseline is taken after these cycles.
+WARM_UP_CYCLES = 4
 CUSTOM = "custom"  # the label of an --impair given as JSON
 
 
@@ -146,8 +149,8 @@ def join(ctx: Context) -> dict[str, Any]:
 def _cycles(ctx: Context, profile: str) -> dict[str, Any]:
     """--cycles call set-ups and tear-downs (alternating caller), availability, and the devices'
     heap in use after a collection, sampled after every cycle: the median of the last samples
-    against the median of the first ones (single samples scatter by ±1-2 KiB on the devkit,
-    whose collector scans its stack conservatively)."""
+    against the median of the first ones after WARM_UP_CYCLES (single samples scatter by ±1-2 KiB
+    on the devkit, whose collector scans its stack conservatively)."""
     a, b = ctx.pair
     ctx.impair(profile)
     calls.wait_joined([a, b])
@@ -170,9 +173,10 @@ def _cycles(ctx: Context, profile: str) -> dict[str, Any]:
     host1 = _host_resources()
     ratio = ok / n if n else 0.0
     ctx.call_success[profile] = ratio
-    w = max(1, min(50, n // 4))
-    base = [int(np.median([h[j] for h in heap[:w]])) for j in range(2)] if heap else [0, 0]
-    end = [int(np.median([h[j] for h in heap[-w:]])) for j in range(2)] if heap else [0, 0]
+    steady = heap[min(WARM_UP_CYCLES, n // 5):]  # after the device's call history has filled
+    w = max(1, min(50, len(steady) // 4))
+    base = [int(np.median([h[j] for h in steady[:w]])) for j in range(2)] if steady else [0, 0]
+    end = [int(np.median([h[j] for h in steady[-w:]])) for j in range(2)] if steady else [0, 0]
     growth = [e - b0 for b0, e in zip(base, end)]
     out = {"cycles": n, "set_up": ok, "availability": ratio, "setup_p50_ms": _pct(setups, 50),
            "setup_p95_ms": _pct(setups, 95), "heap_window": w, "heap_baseline": base, "heap_end": end,
