@@ -84,7 +84,8 @@ def cmd_build_native(args: argparse.Namespace) -> int:
 
 BENCHES = {
     "codec": "codec throughput against peers, Cortex-M instructions per frame, footprint",
-    "sim": "virtual devkits (ARM and wasm, ratios): boot time to REPL, idle CPU and memory per device; --micropython-suite",
+    "sim": "virtual devkits (ARM and wasm, ratios): boot time to REPL, idle CPU and memory per device, instructions "
+           "per call frame, ARM devkits holding calls in real time (goal 16); --micropython-suite",
     "netstack": "media network stack: footprint, instructions per frame, fuzzing",
     "video": "JPEG encoder: Cortex-M4 instructions per QVGA frame, footprint, speed against Pillow",
     "provision": "devices per minute for one station on virtual devkits; ledger commit latency SQLite/PostgreSQL",
