@@ -7,7 +7,6 @@ cleanly (and the device keeps working), and the instruction clock of the emulate
 what the bench reports. The media stack on the same modules: tests/test_natmod_media.py."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from host_tools.audiofiles import fnv1a64
 from host_tools.bench import codec as bench_codec
 from host_tools.native import mpqemu, natmod
+from tests.natmods import board, builtin_board  # noqa: F401
 from tests.vector_digests import expected
 
 # The harness of tests/c/vectors.c in MicroPython over _nc: the same inputs, chunks and order.
@@ -152,17 +152,6 @@ def mpys() -> dict[str, Path]:
     return natmod.build_all()
 
 
-@pytest.fixture(scope="module")
-def board(mpys: dict[str, Path]) -> Iterator[mpqemu.Board]:
-    with mpqemu.Board() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def builtin_board() -> Iterator[mpqemu.Board]:
-    """The same firmware with _nc compiled in (native_codec/mpy/micropython.mk, with libopus)."""
-    with mpqemu.Board(mpqemu.firmware(native=True)) as b:
-        yield b
 
 
 def load(board: mpqemu.Board, arch: str) -> None:

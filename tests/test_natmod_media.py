@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import struct
 import wave
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from host_tools.firmware import build
 from host_tools.native import mpqemu, natmod
 from native_codec._nc import ffi
 from native_codec.media import MediaReceiver, MediaSender
 from tests.devkits import unframe
+from tests.natmods import board, builtin_board, hal_mpy_files  # noqa: F401
 
 PUSH, FEEDBACK, PACKET, PULL, POLL_FB = range(5)
 FEEDBACK_DELAY_MS = 40
@@ -196,15 +195,7 @@ def replay(ev, out, txkw, rxkw, end_ms):
 
 @pytest.fixture(scope="module")
 def hal_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """hal/__init__, hal/board/__init__ and hal/board/codec as the board variant's .mpy files."""
-    d = tmp_path_factory.mktemp("hal")
-    files = build.files("board")
-    out = {}
-    for name in ("hal/__init__.mpy", "hal/board/__init__.mpy", "hal/board/codec.mpy"):
-        p = d / name.replace("/", "_")
-        p.write_bytes(files[name])
-        out[name] = p
-    return out
+    return hal_mpy_files(tmp_path_factory.mktemp("hal"), "codec")
 
 
 @pytest.fixture(scope="module")
@@ -216,18 +207,6 @@ def scs(testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[
     return out, d
 
 
-@pytest.fixture(scope="module")
-def board() -> Iterator[mpqemu.Board]:
-    natmod.build_all()
-    with mpqemu.Board() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def builtin_board() -> Iterator[mpqemu.Board]:
-    """The same firmware with _nc compiled in (native_codec/mpy/micropython.mk, with libopus)."""
-    with mpqemu.Board(mpqemu.firmware(native=True)) as b:
-        yield b
 
 
 # The three .mpy files, and "builtin": the user C module form of the same binding (with Opus).

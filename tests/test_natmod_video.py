@@ -15,7 +15,6 @@ of the same binding (MicroPython's stock ports/qemu on QEMU mps2-an500, host_too
   OSError(ENODEV); with video it says what the board lacks instead (a camera driver, a display)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +22,9 @@ import pytest
 
 import native_codec as nc
 from native_codec._nc import ffi, lib
-from host_tools.firmware import build
 from host_tools.native import mpqemu, natmod
 from tests.devkits import frame_file, unframe
+from tests.natmods import board, builtin_board, hal_mpy_files  # noqa: F401
 from tests.test_vdk_video import smooth_image, to_rgb565
 
 VIDEO_ARCHS = ("armv7emsp",)
@@ -130,30 +129,8 @@ def depack(src, out, cap):
 
 
 @pytest.fixture(scope="module")
-def board() -> Iterator[mpqemu.Board]:
-    natmod.build_all()
-    with mpqemu.Board() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def builtin_board() -> Iterator[mpqemu.Board]:
-    """The same firmware with _nc compiled in (native_codec/mpy/micropython.mk, with libopus)."""
-    with mpqemu.Board(mpqemu.firmware(native=True)) as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
 def hal_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """hal/__init__, hal/board/__init__ and hal/board/video as the board variant's .mpy files."""
-    d = tmp_path_factory.mktemp("hal")
-    files = build.files("board")
-    out = {}
-    for name in ("hal/__init__.mpy", "hal/board/__init__.mpy", "hal/board/video.mpy"):
-        p = d / name.replace("/", "_")
-        p.write_bytes(files[name])
-        out[name] = p
-    return out
+    return hal_mpy_files(tmp_path_factory.mktemp("hal"), "video")
 
 
 def target(request: pytest.FixtureRequest, name: str, hal_files: dict[str, Path]) -> mpqemu.Board:
