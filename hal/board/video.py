@@ -240,7 +240,7 @@ class VideoSender(_Video):
             return 0
         try:
             buf[0:self.mtu] = self._slots[self._head]
-        except (TypeError, ValueError, NotImplementedError):
+        except (TypeError, ValueError, RuntimeError):  # read-only, or a view of wider items
             raise ValueError("VideoSender.poll_into: a writable buffer of bytes is required, got %s"
                              % type(buf).__name__)
         return self._take()
