@@ -8,10 +8,8 @@ boot_set_confirmed() does on a board; slots() lists both slots with the flags mc
 state gives them (Zephyr's img_mgmt: from the swap type of the two trailers). Nothing about boot
 state is kept in the filesystem there.
 
-Elsewhere only a filesystem is needed: the WebAssembly devkit's bootloader
-(host_tools/sim/bootloader, in the board's supervisor) writes .boot/installed.json into the flash
-when it installs an image ({"hash", "version", "files"}); a board's bootloader may do the same.
-confirm() writes .boot/image_ok = that hash (temporary file + rename, so a power cut leaves the old
+Elsewhere only a filesystem is needed: a board's bootloader may write .boot/installed.json into
+the flash when it installs an image ({"hash", "version", "files"}); confirm() then writes .boot/image_ok = that hash (temporary file + rename, so a power cut leaves the old
 or the new flag). Boards flashed with `edgecall deploy` (stock MicroPython, no bootloader image)
 have nothing to confirm: image_hash() is "" and confirm() returns False.
 

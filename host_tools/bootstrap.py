@@ -1,20 +1,17 @@
 """What every edgecall command may need, made ready before it runs (fast when up to date): the
-host build of native_codec, its Opus extension (libopus from Debian's source package), its wasm32
-library (the virtual devkit's codecs) and the devkit's Node modules. Debian packages, the
-deb-src entry and the venv are the ./edgecall script's job, which runs before Python starts."""
+host build of native_codec and its Opus extension (libopus from Debian's source package). Debian
+packages, the deb-src entry and the venv are the ./edgecall script's job, which runs before
+Python starts."""
 from __future__ import annotations
 
 import sys
 
 
 def ensure_all() -> None:
-    from host_tools.native import host, opus, wasm
-    from host_tools.sim import setup
+    from host_tools.native import host, opus
 
     host.ensure_built()
     try:
         opus.ensure_host_built()
     except (opus.FetchError, opus.BuildError) as exc:  # the rest works without Opus
         print(f"edgecall: Opus is unavailable (native_codec.opus): {exc}", file=sys.stderr)
-    wasm.build_library()
-    setup.ensure_node_modules()

@@ -65,7 +65,6 @@ def cmd_build_native(args: argparse.Namespace) -> int:
         for env in cortexm.MACHINES:
             out[env] = str(cortexm.build(env, "vectors"))
     if args.target in ("wasm", "all"):
-        out["wasm-library"] = str(wasm.build_library())
         out["wasm-vectors"] = str(wasm.build_harness("vectors"))
     if args.target in ("natmod", "all"):
         try:
@@ -105,7 +104,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     mod = importlib.import_module(f"host_tools.bench.{args.bench_cmd}")
     kwargs = {"json_out": args.json}
     params = inspect.signature(mod.run).parameters
-    for flag in ("quick", "fuzz", "powercuts", "hosts", "per_host", "scenario", "rounds", "kind", "micropython_suite"):
+    for flag in ("quick", "fuzz", "powercuts", "hosts", "per_host", "scenario", "rounds", "micropython_suite"):
         if flag in params:
             kwargs[flag] = getattr(args, flag)
     return int(mod.run(**kwargs))
@@ -148,8 +147,6 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "netstack":
             c.add_argument("--fuzz", action="store_true", help="also run every fuzzer for 1,000,000 executions")
         if name == "sim":
-            c.add_argument("--kind", choices=["both", "arm", "wasm"], default="both",
-                           help="which devkits to measure (default both, with ARM/wasm ratios)")
             c.add_argument("--micropython-suite", action="store_true",
                            help="also run MicroPython's whole default test suite against an ARM devkit")
         if name == "flash":

@@ -1,15 +1,16 @@
-"""Virtual devkits for a test module: started in a private state folder with the firmware (or
-blank), EDGECALL_SIM_DIR pointing there so `edgecall` subprocesses and `resolve()` find them,
+"""Virtual devkits for a test module: started in a private state folder with the factory image of
+the working tree in their primary slot (or blank: the base firmware), EDGECALL_SIM_DIR pointing there so `edgecall` subprocesses and `resolve()` find them,
 and everything stopped and restored afterwards."""
 from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from host_tools.firmware import build
 from host_tools.sim import manager
 
 
@@ -31,7 +32,7 @@ def sim_dir(root: Path) -> Iterator[Path]:
 @contextmanager
 def devkits(root: Path, ids: list[str], firmware: bool = True) -> Iterator[Path]:
     with sim_dir(root):
-        manager.start(ids=ids, root=root, blank=True, install_files=build.files("vdk") if firmware else None)
+        manager.start(ids=ids, root=root, blank=True, factory_image=manager.factory_image() if firmware else None)
         yield root
 
 
@@ -47,3 +48,13 @@ def unframe(data: bytes) -> list[bytes]:
         out.append(data[i + 2:i + 2 + n])
         i += 2 + n
     return out
+
+
+def device_token(port: str) -> str | None:
+    """The token in a device's storage, read over the raw REPL (the console never hands it out). As
+    on a board, that interrupts the application; the device is reset afterwards to run it again."""
+    p = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "exec",
+                        "from edgecall import provision; print(provision.token())", "reset"],
+                       capture_output=True, text=True, timeout=60)
+    out = p.stdout.strip().splitlines()
+    return None if not out or out[-1] == "None" else out[-1]

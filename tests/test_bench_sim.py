@@ -1,5 +1,4 @@
-"""`edgecall bench sim --quick`: both kinds of devkit measured in one run, with the ratios; ARM
-devkits in calls (instructions per frame, devkits holding calls in real time); the instruction
+"""`edgecall bench sim --quick`: devkits' boot, memory and idle CPU; devkits in calls (instructions per frame, devkits holding calls in real time); the instruction
 counter (QEMU plugin) and the -icount option behind them."""
 from __future__ import annotations
 
@@ -17,20 +16,17 @@ from host_tools.sim import manager, qemu, state
 from tests.devkits import sim_dir
 
 
-def test_bench_sim_quick_measures_both_kinds_and_arm_calls() -> None:
+def test_bench_sim_quick_measures_devkits_and_their_calls() -> None:
     proc = subprocess.run([str(ROOT / "edgecall"), "bench", "sim", "--quick", "--json"], capture_output=True,
                           text=True, timeout=1500, cwd=ROOT)
     assert proc.returncode in (0, 1), proc.stderr
     out = json.loads(proc.stdout)
-    assert out["schema"] == 3 and out["counts"] == [1, 4]
-    for kind in ("arm", "wasm"):
-        for count in (1, 4):
-            r = out[kind][f"devices_{count}"]
-            assert 0 < r["boot_to_repl_s_median"] < 60
-            assert 1 < r["rss_mib_per_device"] < 1024
-            assert 0 <= r["idle_cpu_percent_per_device"] < 100
-    # An ARM devkit is QEMU (one process, a 4 MiB machine), far smaller than Node with a wasm heap.
-    assert out["arm_over_wasm"]["devices_1"]["rss_mib_per_device"] < 1
+    assert out["schema"] == 4 and out["counts"] == [1, 4]
+    for count in (1, 4):
+        r = out["devkit"][f"devices_{count}"]
+        assert 0 < r["boot_to_repl_s_median"] < 60
+        assert 1 < r["rss_mib_per_device"] < 1024
+        assert 0 <= r["idle_cpu_percent_per_device"] < 100
 
     # Instructions per 20 ms frame of the whole device: a call costs more than idling, Opus more
     # than G.722, and every figure is the mean of the pair's two devices.
@@ -69,7 +65,7 @@ def test_the_instruction_counter_agrees_with_the_icount_clock(tmp_path: Path) ->
     loop of 500 ms on the devkit's clock is 5e8 instructions counted by the plugin (the raw REPL's
     own work around it adds about 1 %)."""
     with sim_dir(tmp_path):
-        (dev,) = manager.start(ids=["ic"], root=tmp_path, blank=True, kind=state.KIND_ARM, baud=921600,
+        (dev,) = manager.start(ids=["ic"], root=tmp_path, blank=True, baud=921600,
                                icount_shift=0, qemu_plugin=insncount.plugin_argument())
         assert "-icount" in Path(f"/proc/{_qemu_pid(tmp_path / 'ic')}/cmdline").read_bytes().decode()
         with RawRepl(dev.port or "", timeout=60) as repl:
@@ -86,7 +82,7 @@ def test_the_instruction_counter_agrees_with_the_icount_clock(tmp_path: Path) ->
 
 
 def _qemu_pid(device_dir: Path) -> int:
-    pid = state.DeviceDir(device_dir.name, device_dir.parent).read().node_pid
+    pid = state.DeviceDir(device_dir.name, device_dir.parent).read().cpu_pid
     assert pid
     return pid
 
@@ -103,14 +99,11 @@ def test_the_plugin_refuses_unknown_arguments() -> None:
     assert proc.returncode != 0 and "period_ms must be" in proc.stderr
 
 
-def test_icount_and_plugins_are_for_arm_devkits_only(tmp_path: Path) -> None:
-    with pytest.raises(manager.SimError, match="ARM devkits") as e:
-        manager.start(ids=["w"], root=tmp_path, kind=state.KIND_WASM, icount_shift=0)
-    assert e.value.exit_code == 2
+def test_icount_shift_is_checked(tmp_path: Path) -> None:
     with pytest.raises(manager.SimError, match="icount shift must be 0..10") as e:
-        manager.start(ids=["a"], root=tmp_path, kind=state.KIND_ARM, icount_shift=11)
+        manager.start(ids=["a"], root=tmp_path, icount_shift=11)
     assert e.value.exit_code == 2
-    assert not (tmp_path / "w").exists() and not (tmp_path / "a").exists()
+    assert not (tmp_path / "a").exists()
     cmd = qemu.command(Path("fw.bin"), "u", 1, 3, icount_shift=0, plugin="p.so,out=f")
     assert cmd[-4:] == ["-icount", "shift=0", "-plugin", "p.so,out=f"]
     assert "-icount" not in qemu.command(Path("fw.bin"), "u", 1, 3) and "-plugin" not in qemu.command(Path("fw.bin"), "u", 1, 3)

@@ -43,9 +43,9 @@ def deploy(*args: str) -> dict[str, Any]:
 
 
 def test_deploy_skip_rewrite_and_run(sim_root: Path) -> None:
-    files = build.files("vdk")
+    files = build.files("devkit")
     first = deploy("--device", DEVICE, "--json")
-    assert first["ok"] and first["variant"] == "vdk"
+    assert first["ok"] and first["variant"] == "devkit"
     by_path = {f["path"]: f for f in first["files"]}
     assert set(by_path) == set(files)
     for name, data in files.items():
@@ -79,4 +79,4 @@ def test_deploy_skip_rewrite_and_run(sim_root: Path) -> None:
         time.sleep(0.5)
     assert p.returncode == 0, p.stdout + p.stderr
     info = json.loads(p.stdout)
-    assert info["version"] == json.loads(files["manifest.json"])["version"] and info["backend"] == "vdk"
+    assert info["version"] == json.loads(files["manifest.json"])["version"] and info["backend"] == "devkit"

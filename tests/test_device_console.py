@@ -50,7 +50,8 @@ def test_info_and_selftest_through_the_cli(sim_root: Path) -> None:
     p = edgecall("device", "info", "--device", DEVICE, "--json")
     assert p.returncode == 0, p.stderr
     info = json.loads(p.stdout)
-    assert info["version"] == "0.1.0" and info["platform"] == "webassembly" and info["backend"] == "vdk"
+    assert info["version"] == "0.1.0" and info["platform"] == "qemu" and info["backend"] == "devkit"
+    assert "Cortex-M4" in info["machine"] and info["micropython"].startswith("v1.27.0 on ")
     assert len(info["uid"]) == 16 and info["slot"] == "primary"
     assert abs(info["heap_total"] - 192 * 1024) < 8192 and 0 < info["heap_used"] < info["heap_total"]
     s = edgecall("device", "selftest", "--device", DEVICE, "--json")

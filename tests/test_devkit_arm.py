@@ -37,7 +37,7 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[manager.DeviceIn
     """One blank ARM devkit (the base firmware: MicroPython without the application)."""
     root = tmp_path_factory.mktemp("sim")
     with sim_dir(root):
-        (dev,) = manager.start(ids=["arm0"], root=root, blank=True, kind=state.KIND_ARM, baud=BAUD)
+        (dev,) = manager.start(ids=["arm0"], root=root, blank=True, baud=BAUD)
         yield dev
 
 
@@ -184,7 +184,7 @@ def test_power_cut_during_a_write_leaves_the_old_or_the_new_file(tmp_path: Path)
     old, new = b"O" * 20000, b"N" * 20000
     outcomes = set()
     with sim_dir(tmp_path):
-        (dev,) = manager.start(ids=["cut"], root=tmp_path, blank=True, kind=state.KIND_ARM, baud=BAUD)
+        (dev,) = manager.start(ids=["cut"], root=tmp_path, blank=True, baud=BAUD)
         run(dev.port, f"f = open('data', 'wb'); f.write(b'O' * {len(old)}); f.close()")
         for delay in (0.05, 0.15, 0.3):
             with serial.Serial(dev.port, BAUD, timeout=1) as s:
@@ -194,7 +194,7 @@ def test_power_cut_during_a_write_leaves_the_old_or_the_new_file(tmp_path: Path)
                 s.write(code)
                 time.sleep(delay)
                 manager.power_cut("cut", tmp_path)
-            (dev,) = manager.start(ids=["cut"], root=tmp_path, kind=state.KIND_ARM, baud=BAUD)
+            (dev,) = manager.start(ids=["cut"], root=tmp_path, baud=BAUD)
             got = run(dev.port, "print(open('data','rb').read().count(b'N'), open('data','rb').read().count(b'O'))")
             n_new, n_old = (int(v) for v in got.split()[-2:])
             assert (n_new, n_old) in ((0, len(old)), (len(new), 0)), got
@@ -209,12 +209,12 @@ def test_a_flash_file_that_is_not_littlefs_is_a_clear_error(tmp_path: Path) -> N
         d.path.mkdir(parents=True)
         (d.path / qemu.FLASH_FILE).write_bytes(os.urandom(4096) * 256)
         with pytest.raises(manager.SimError, match="not a littlefs"):
-            manager.start(ids=["junk"], root=tmp_path, kind=state.KIND_ARM)
+            manager.start(ids=["junk"], root=tmp_path)
         (d.path / qemu.FLASH_FILE).write_bytes(b"\xff" * 1000)
         with pytest.raises(manager.SimError, match="1048576"):
-            manager.start(ids=["junk"], root=tmp_path, kind=state.KIND_ARM)
+            manager.start(ids=["junk"], root=tmp_path)
     (d.path / qemu.FLASH_FILE).write_bytes(os.urandom(4096) * 256)
-    proc = subprocess.run([str(ROOT / "edgecall"), "sim", "start", "--kind", "arm", "--blank", "--id", "junk"],
+    proc = subprocess.run([str(ROOT / "edgecall"), "sim", "start", "--blank", "--id", "junk"],
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "EDGECALL_SIM_DIR": str(tmp_path)})
     # --blank erases the flash: the junk is gone and the board formats it at its first boot.
@@ -222,7 +222,7 @@ def test_a_flash_file_that_is_not_littlefs_is_a_clear_error(tmp_path: Path) -> N
     subprocess.run([str(ROOT / "edgecall"), "sim", "stop", "junk"], capture_output=True, timeout=60,
                    env={**os.environ, "EDGECALL_SIM_DIR": str(tmp_path)})
     (d.path / qemu.FLASH_FILE).write_bytes(os.urandom(4096) * 256)
-    proc = subprocess.run([str(ROOT / "edgecall"), "sim", "start", "--kind", "arm", "--id", "junk"],
+    proc = subprocess.run([str(ROOT / "edgecall"), "sim", "start", "--id", "junk"],
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "EDGECALL_SIM_DIR": str(tmp_path)})
     assert proc.returncode == 2, proc.stdout + proc.stderr
@@ -242,16 +242,16 @@ def test_an_image_for_another_machine_is_refused() -> None:
         armimage.check(image(b"mps2-an385", raw))
     with pytest.raises(armimage.WrongFirmware, match="stack pointer"):
         armimage.check(image(armimage.MACHINE, struct.pack("<II", 0x20000000 * 4, 0x101) + raw[8:]))
-    with pytest.raises(armimage.WrongFirmware, match="archive"):
-        armimage.check(image(armimage.MACHINE, b"ECA1" + raw[4:]))
+    with pytest.raises(armimage.WrongFirmware, match="not a Thumb address"):
+        armimage.check(image(armimage.MACHINE, struct.pack("<II", 0x1000, 0x100) + raw[8:]))
 
 
 def test_a_devkit_whose_qemu_dies_is_reported(tmp_path: Path) -> None:
     with sim_dir(tmp_path):
-        (dev,) = manager.start(ids=["dies"], root=tmp_path, blank=True, kind=state.KIND_ARM, baud=BAUD)
+        (dev,) = manager.start(ids=["dies"], root=tmp_path, blank=True, baud=BAUD)
         d = state.DeviceDir("dies", tmp_path)
         for _ in range(12):
-            pid = d.read().node_pid
+            pid = d.read().cpu_pid
             if d.read().status == state.STATUS_CRASHED:
                 break
             if pid:
@@ -279,7 +279,7 @@ def test_mpremote_bootloader_enters_serial_recovery(tmp_path: Path) -> None:
     from host_tools.transport import open_port
 
     with sim_dir(tmp_path):
-        (dev,) = manager.start(ids=["bl"], root=tmp_path, blank=True, kind=state.KIND_ARM, baud=BAUD)
+        (dev,) = manager.start(ids=["bl"], root=tmp_path, blank=True, baud=BAUD)
         d = state.DeviceDir("bl", tmp_path)
         boots = d.read().boots
         mpremote(dev.port or "", "bootloader", timeout=30)
@@ -294,3 +294,56 @@ def test_mpremote_bootloader_enters_serial_recovery(tmp_path: Path) -> None:
         _wait_boots(d, boots + 1)
         assert d.read().status == state.STATUS_RUNNING
         assert "True" in run(dev.port or "", "import machine; print(machine.reset_cause() == machine.HARD_RESET)")
+
+
+def _transfer_time(port: str, baud: int, n: int) -> float:
+    """Seconds from sending a raw-REPL command to the end of its n bytes of output, at `baud`."""
+    with serial.Serial(port, baud, timeout=10) as s:
+        s.write(b"\r\x03\x03")
+        time.sleep(0.2)
+        s.reset_input_buffer()
+        s.write(b"\x01")
+        time.sleep(0.2)
+        s.reset_input_buffer()
+        t0 = time.monotonic()
+        s.write(b"print('x' * %d)\x04" % n)
+        data = b""
+        while data.count(b"\x04") < 2:
+            chunk = s.read(max(1, s.in_waiting))
+            assert chunk, "the device stopped answering"
+            data += chunk
+        elapsed = time.monotonic() - t0
+        s.write(b"\x02")
+    assert b"x" * n in data
+    return elapsed
+
+
+def test_the_uart_runs_at_the_line_rate_the_host_sets(tmp_path: Path) -> None:
+    """Output is paced at baud / 10 bytes per second, as a USB-serial bridge's UART is."""
+    n = 1500
+    with sim_dir(tmp_path):
+        (dev,) = manager.start(ids=["uart"], root=tmp_path, blank=True, baud=9600)
+        slow = _transfer_time(dev.port or "", 9600, n)
+        fast = _transfer_time(dev.port or "", 115200, n)
+    # n bytes out (and the command in) at baud/10 bytes/s; no upper bound: machines here are noisy
+    assert slow >= 0.95 * n / 960
+    assert fast >= 0.95 * n / 11520
+    assert slow > 4 * fast
+
+
+def test_ctrl_c_interrupts_running_code(board: manager.DeviceInfo) -> None:
+    with serial.Serial(board.port, BAUD, timeout=10) as s:
+        s.write(b"\r\x03\x03\x01")
+        time.sleep(0.3)
+        s.reset_input_buffer()
+        s.write(b"while True:\n    pass\x04")
+        assert s.read(2) == b"OK"
+        time.sleep(0.5)
+        s.write(b"\x03")
+        out = b""
+        deadline = time.monotonic() + 10
+        while out.count(b"\x04") < 2 and time.monotonic() < deadline:
+            out += s.read(max(1, s.in_waiting))
+        assert b"KeyboardInterrupt" in out, out
+        s.write(b"\x02")
+    assert "42" in run(board.port, "print(40 + 2)")  # and the board goes on

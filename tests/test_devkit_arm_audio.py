@@ -66,9 +66,9 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def dev(media: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[manager.DeviceInfo]:
     """One ARM devkit with the EdgeCall image, the speech as its microphone and the frames as its camera."""
     root = tmp_path_factory.mktemp("sim")
-    img = Path(image.build_arm_image(out=root / "image.bin").path).read_bytes()
+    img = Path(image.build_image(out=root / "image.bin").path).read_bytes()
     with sim_dir(root):
-        (info,) = manager.start(ids=[DEVICE], root=root, kind=state.KIND_ARM, baud=BAUD, factory_image=img,
+        (info,) = manager.start(ids=[DEVICE], root=root, baud=BAUD, factory_image=img,
                                 mic=media / "speech2.wav", camera=media / "frames")
         yield info
 
@@ -359,6 +359,15 @@ def test_board_clock_keeps_the_hosts_time(dev: manager.DeviceInfo) -> None:
         assert h0 - 0.25 <= wall <= h1, (h0, wall, h1)  # behind by QEMU's start-up (30-60 ms, more when busy)
 
 
+def test_the_clock_part_takes_the_time_the_host_sets(dev: manager.DeviceInfo) -> None:
+    """hal's clock (hal.board.clock, the wall time a board without a battery-backed RTC is told
+    over SMP) keeps a set time, and its ticks go on."""
+    now, ticking = run(dev, "import hal, time\nclock = hal.part('clock')\nt0 = clock.ticks_ms()\n"
+                            "clock.set_time(1700000000)\ntime.sleep_ms(30)\n"
+                            "print(clock.time(), clock.ticks_diff(clock.ticks_ms(), t0) >= 30)")[-1].split()
+    assert abs(int(now) - 1700000000) <= 1 and ticking == "True"
+
+
 def test_a_mic_that_is_not_16_bit_mono_wav_is_refused(tmp_path: Path) -> None:
     stereo = write_wav(tmp_path / "stereo.wav", bytes(1600), channels=2)
     noise = tmp_path / "noise.wav"
@@ -366,7 +375,7 @@ def test_a_mic_that_is_not_16_bit_mono_wav_is_refused(tmp_path: Path) -> None:
     env = dict(os.environ, EDGECALL_SIM_DIR=str(tmp_path / "sim"))
     missing = tmp_path / "none.wav"
     for bad, says in ((stereo, "16-bit mono"), (noise, "not a readable WAV"), (missing, "not a readable WAV")):
-        proc = subprocess.run([str(ROOT / "edgecall"), "sim", "start", "--kind", "arm", "--id", "badmic",
+        proc = subprocess.run([str(ROOT / "edgecall"), "sim", "start", "--id", "badmic",
                                "--mic", str(bad)], capture_output=True, text=True, timeout=120, env=env)
         err = " ".join(proc.stderr.split())  # rich wraps long lines
         assert proc.returncode == 2, proc.stdout + proc.stderr

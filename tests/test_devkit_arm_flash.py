@@ -50,19 +50,33 @@ Dev = Callable[..., manager.DeviceInfo]
 # ---------------------------------------------------------------- images
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Signed ARM images of the working tree's firmware: 1.0.0, 1.1.0, and 1.0.0's firmware signed
-    for another machine (board TLV mps2-an385)."""
+    """Signed ARM images of the working tree's firmware: 1.0.0, 1.1.0; 1.0.0's firmware signed for
+    another machine (board TLV mps2-an385), with another key, and as 0.9.0 (a downgrade)."""
     out = tmp_path_factory.mktemp("armimages")
-    built = {v: Path(image.build_arm_image(version=v, out=out / f"{v}.bin").path) for v in ("1.0.0", "1.1.0")}
+    built = {v: Path(image.build_image(version=v, out=out / f"{v}.bin").path) for v in ("1.0.0", "1.1.0")}
     payload = mcuboot.parse(built["1.0.0"].read_bytes()).payload
-    other = out / "other-board.bin"
-    image.sign(payload, keys.dev_key(), "1.2.0", other, image.ARM_SLOT_SIZE, {armimage.BOARD_TLV: b"mps2-an385"})
-    built["other-board"] = other
+    board = {armimage.BOARD_TLV: armimage.MACHINE}
+    signed = {"other-board": (keys.dev_key(), "1.2.0", {armimage.BOARD_TLV: b"mps2-an385"}),
+              "other-key": (keys.generate(out / "other.pem", "ecdsa-p256"), "1.2.0", board),
+              "0.9.0": (keys.dev_key(), "0.9.0", board)}
+    for name, (key, version, tlvs) in signed.items():
+        built[name] = out / f"{name}.bin"
+        image.sign(payload, key, version, built[name], image.SLOT_SIZE, tlvs)
     return built
 
 
 def image_hash(path: Path) -> bytes:
     return mcuboot.parse(path.read_bytes()).hash
+
+
+def test_image_layout(images: dict[str, Path]) -> None:
+    """The image is the firmware: MCUboot's header, the board TLV, a Cortex-M vector table."""
+    data = images["1.1.0"].read_bytes()
+    img = mcuboot.verify(data, keys.public_der(keys.dev_key()))
+    assert str(img.version) == "1.1.0" and img.hdr_size == image.HEADER_SIZE
+    assert img.tlvs[armimage.BOARD_TLV] == armimage.MACHINE
+    armimage.check(img)
+    assert b"MicroPython" in img.payload and len(data) < image.SLOT_SIZE
 
 
 # ---------------------------------------------------------------- the bootloader on files
@@ -136,7 +150,7 @@ def test_power_cut_after_each_swap_step(tmp_path: Path, images: dict[str, Path],
     class PowerCut(Exception):
         pass
 
-    boot = Bootloader(d, kind="arm")
+    boot = Bootloader(d)
     assert boot.on_reset().run  # the programmed image: padded into a slot file, its trailer erased
     files = SlotFiles(boot.store)
     assert (d / "boot" / "slot0.bin").stat().st_size == SLOT and files.trailer(0) == tr.ERASED_TRAILER
@@ -155,7 +169,7 @@ def test_power_cut_after_each_swap_step(tmp_path: Path, images: dict[str, Path],
         with pytest.raises(PowerCut):
             boot.on_reset()
         assert json.loads((d / "boot" / "swap.json").read_text())["step"] == cut_after
-    again = Bootloader(d, kind="arm")
+    again = Bootloader(d)
     decision = again.on_reset()
     assert decision.run and decision.reason == "booting 1.1.0"
     assert again.store.slot(0) == new and again.store.slot(1) == old
@@ -165,7 +179,7 @@ def test_power_cut_after_each_swap_step(tmp_path: Path, images: dict[str, Path],
     assert not (d / "boot" / "swap.json").exists() and not (d / "boot" / "scratch.bin").exists()
     # not confirmed: the next reset reverts, and the old image comes back confirmed
     assert files.swap_type() is tr.SwapType.REVERT
-    assert Bootloader(d, kind="arm").on_reset().reason == "booting 1.0.0"
+    assert Bootloader(d).on_reset().reason == "booting 1.0.0"
     t0 = files.trailer(0)
     assert (t0.magic, t0.image_ok, t0.copy_done) == (tr.Magic.GOOD, tr.Flag.SET, tr.Flag.SET)
     assert files.image(1) == new
@@ -174,7 +188,7 @@ def test_power_cut_after_each_swap_step(tmp_path: Path, images: dict[str, Path],
 def test_serial_recovery_lists_and_marks_from_the_trailers(tmp_path: Path, images: dict[str, Path]) -> None:
     old, new = images["1.0.0"].read_bytes(), images["1.1.0"].read_bytes()
     d = _device_dir(tmp_path, old)
-    boot = Bootloader(d, kind="arm")
+    boot = Bootloader(d)
     boot.on_reset()
     server = SmpServer(boot)
     rsp = _upload(server, new, image_no=2)
@@ -205,7 +219,7 @@ def test_serial_recovery_writes_the_primary_directly(tmp_path: Path, images: dic
     chunk at offset 0, not verified until the next boot."""
     old, new = images["1.0.0"].read_bytes(), images["1.1.0"].read_bytes()
     d = _device_dir(tmp_path, old)
-    boot = Bootloader(d, kind="arm")
+    boot = Bootloader(d)
     boot.on_reset()
     server = SmpServer(boot)
     first = _smp(server, 1, 1, {"off": 0, "len": len(new), "data": new[:1000], "image": 0})
@@ -215,12 +229,12 @@ def test_serial_recovery_writes_the_primary_directly(tmp_path: Path, images: dic
     assert restart == {"off": 500}  # offset 0 again: the upload starts over (no resume)
     assert _upload(server, new, image_no=0) == {"off": len(new)}
     assert boot.store.slot(0) == new and not (d / "boot" / "upload.json").exists()
-    assert Bootloader(d, kind="arm").on_reset().reason == "booting 1.1.0"
+    assert Bootloader(d).on_reset().reason == "booting 1.1.0"
     # A corrupt image written there is refused at boot: the board stays in serial recovery.
     bad = bytearray(new)
     bad[len(bad) // 2] ^= 1
     assert _upload(SmpServer(boot), bytes(bad), image_no=0) == {"off": len(bad)}
-    decision = Bootloader(d, kind="arm").on_reset()
+    decision = Bootloader(d).on_reset()
     assert not decision.run and decision.reason == "primary image invalid"
     too_big = _smp(server, 1, 1, {"off": 0, "len": tr.max_image_size(SLOT) + 1, "data": b"", "image": 0})
     assert too_big["rc"] == 2 and "too large" in too_big["rsn"]
@@ -230,16 +244,16 @@ def test_serial_recovery_writes_the_primary_directly(tmp_path: Path, images: dic
 def test_invalid_or_downgraded_pending_image_is_erased(tmp_path: Path, images: dict[str, Path]) -> None:
     new, old = images["1.1.0"].read_bytes(), images["1.0.0"].read_bytes()
     d = _device_dir(tmp_path, new)
-    boot = Bootloader(d, kind="arm")
+    boot = Bootloader(d)
     boot.on_reset()
     files = SlotFiles(boot.store)
     files.program(1, old)
     boot.mcuboot.set_pending(permanent=True)  # type: ignore[union-attr]
-    assert Bootloader(d, kind="arm").on_reset().reason == "booting 1.1.0"  # downgrade refused: erased
+    assert Bootloader(d).on_reset().reason == "booting 1.1.0"  # downgrade refused: erased
     assert files.image(1) is None and files.trailer(1) == tr.ERASED_TRAILER
     files.program(1, images["other-board"].read_bytes())
     boot.mcuboot.set_pending(permanent=False)  # type: ignore[union-attr]
-    assert Bootloader(d, kind="arm").on_reset().reason == "booting 1.1.0"  # another board's: erased
+    assert Bootloader(d).on_reset().reason == "booting 1.1.0"  # another board's: erased
     assert files.image(1) is None
 
 
@@ -259,7 +273,7 @@ def device(sim_root: Path, images: dict[str, Path]) -> Iterator[Dev]:
         if config:
             key = keys.dev_key()
             write_config(sim_root / device_id, keys.public_der(key), keys.key_hash(key), SLOT, **config)
-        info = manager.start(ids=[device_id], root=sim_root, baud=BAUD, kind=state.KIND_ARM, slot_size=SLOT,
+        info = manager.start(ids=[device_id], root=sim_root, baud=BAUD, slot_size=SLOT,
                              factory_image=images[preload].read_bytes())
         started.append(device_id)
         return info
@@ -271,7 +285,7 @@ def device(sim_root: Path, images: dict[str, Path]) -> Iterator[Dev]:
 
 def restart(device_id: str, sim_root: Path) -> None:
     """Power on again (no factory image: the slots as they are)."""
-    manager.start(ids=[device_id], root=sim_root, baud=BAUD, kind=state.KIND_ARM)
+    manager.start(ids=[device_id], root=sim_root, baud=BAUD)
 
 
 def flasher(device_id: str, boot_timeout: float = 30.0) -> Flasher:
@@ -404,6 +418,35 @@ def test_confirm_then_rollback(device: Dev, sim_root: Path, images: dict[str, Pa
     assert running is not None and running.version == "1.0.0"
     assert files.image(1) == images["1.1.0"].read_bytes()
     assert not (sim_root / "af0" / "boot" / "downgrade.json").exists()  # the forced downgrade was used once
+
+
+def test_rejected_images_keep_the_running_one(device: Dev, images: dict[str, Path], tmp_path: Path) -> None:
+    """A flipped bit, a truncated file, another key's signature and a downgrade are refused before
+    anything boots; the device keeps running 1.0.0."""
+    device()
+    app("af0")
+    good = images["1.1.0"].read_bytes()
+    rng = random.Random(os.getpid())
+    at = rng.randrange(len(good))
+    bad = {
+        "corrupt": good[:at] + bytes([good[at] ^ (1 << rng.randrange(8))]) + good[at + 1:],
+        "truncated": good[: rng.randrange(len(good) // 2, len(good) - 1)],
+        "other-key": images["other-key"].read_bytes(),
+        "downgrade": images["0.9.0"].read_bytes(),
+    }
+    messages = {}
+    for name, data in bad.items():
+        p = tmp_path / f"{name}.bin"
+        p.write_bytes(data)
+        with pytest.raises(ImageRejected) as exc:
+            flasher("af0").run(p)
+        messages[name] = str(exc.value)
+    assert "signature" in messages["other-key"]
+    assert "downgrade" in messages["downgrade"]
+    t = resolve(None, "af0")
+    with open_port(t.port, BAUD, ignore_pids=t.allowed_holders) as port:
+        DeviceConsole(port).reset()  # served by the bootloader, where the flasher left the device
+    assert app("af0")["version"] == "1.0.0", messages
 
 
 def test_resume_after_a_disconnect_mid_upload(device: Dev, sim_root: Path, images: dict[str, Path]) -> None:

@@ -5,7 +5,7 @@ running the EdgeCall image, as the firmware reaches it through hal.part("video")
 - A sender -> receiver loopback on one devkit shows every camera frame: each display file is the
   host encoder's JFIF of the camera frame it came from, byte for byte (the test pattern, and the
   raw frames of `sim start --camera DIR` in packets of 192 bytes given out of order), with PSNR
-  above the HIL scenario's floor; camera.times and display.times have the WebAssembly devkit's
+  above the HIL scenario's floor; camera.times and display.times have host_tools/sim/camera.py's
   formats; the sender's packets are the host's, and nothing is allocated per frame or packet
   (both run with the heap locked).
 - The display numbering continues after a reset of the board (from display.times).
@@ -13,7 +13,7 @@ running the EdgeCall image, as the firmware reaches it through hal.part("video")
 - Host-made streams (other sizes, restart intervals, in-band tables) display byte-identical; a
   frame with a lost packet, or larger than the receiver's buffer, is dropped; malformed packets
   are counted, never raised.
-- Bad arguments and use after close raise ValueError (the WebAssembly devkit's cases); the frame
+- Bad arguments and use after close raise ValueError; the frame
   memory is outside the heap, given back on close and at a soft reset, and its exhaustion is
   OSError(ENOMEM)."""
 from __future__ import annotations
@@ -41,7 +41,7 @@ from host_tools.paths import ROOT
 from host_tools.sim import camera, manager, state
 from tests.devkits import sim_dir
 from tests.test_natmod_video import streamed_packets
-from tests.test_vdk_video import bad_packets, host_streams, smooth_image, to_rgb565
+from tests.videodata import bad_packets, host_streams, smooth_image, to_rgb565
 
 BAUD = 921600
 DEVICE = "vid0"
@@ -183,9 +183,9 @@ def dev(cam_frames: tuple[Path, list[np.ndarray]], tmp_path_factory: pytest.Temp
         ) -> Iterator[manager.DeviceInfo]:
     """One ARM devkit with the EdgeCall image and the camera folder (160x120 frames: the pattern)."""
     root = tmp_path_factory.mktemp("sim")
-    img = Path(image.build_arm_image(out=root / "image.bin").path).read_bytes()
+    img = Path(image.build_image(out=root / "image.bin").path).read_bytes()
     with sim_dir(root):
-        (info,) = manager.start(ids=[DEVICE], root=root, kind=state.KIND_ARM, baud=BAUD, factory_image=img,
+        (info,) = manager.start(ids=[DEVICE], root=root, baud=BAUD, factory_image=img,
                                 camera=cam_frames[0])
         yield info
 
@@ -408,7 +408,7 @@ def test_malformed_packets_are_counted_never_raised(dev: manager.DeviceInfo) -> 
     assert camera.display_times(d) == []
 
 
-# The WebAssembly devkit's cases (tests/test_vdk_video.py), plus a memoryview of bytes.
+# Bad arguments, a memoryview of bytes among them.
 BAD_ARGS = [
     "V.VideoSender(width=100)", "V.VideoSender(width=0)", "V.VideoSender(width=4096)",
     "V.VideoSender(height=7)", "V.VideoSender(width='160')", "V.VideoSender(quality=0)",

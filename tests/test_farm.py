@@ -90,7 +90,7 @@ def test_ser2net_export_serves_the_console_and_a_vanished_server_is_a_transport_
         assert url == f"rfc2217://127.0.0.1:{base}?ign_set_control" and info["devices"][0]["id"] == "desk-vdk0"
         r = _edgecall("device", "info", "--port", url, "--json")
         assert r.returncode == 0, r.stderr
-        assert json.loads(r.stdout)["backend"] == "vdk"
+        assert json.loads(r.stdout)["backend"] == "devkit"
         # the server goes away: a clear transport error, exit 3
         os.killpg(int(info["exporter_pid"]), signal.SIGKILL)
         r = _edgecall("device", "info", "--port", url)

@@ -52,6 +52,9 @@ def test_standard_suite_on_two_devkits(tmp_path: Path, testdata: Path) -> None:
                  "serial-stress"):
         assert want in names
     assert result["passed"] and all(s["passed"] for s in result["scenarios"])
+    for dev in result["devices"]:  # the report names the firmware build and the machine
+        assert dev["arch"] == "armv7e-m" and "Cortex-M4" in dev["machine"]
+        assert dev["micropython"].startswith("v1.27.0") and dev["version"]
     m = result["metrics"]
     assert m["join_ms"]["p95"] <= 600 and len(m["join_ms"]["samples"]) >= 10
     assert m["first_audio_ms"]["p50"] is not None
@@ -95,13 +98,14 @@ def test_boards_by_port_are_flashed_provisioned_and_called(tmp_path: Path, testd
     """--port takes serial ports of boards; here the ptys of devkits started on their own (their
     supervisors may hold them). Scenarios that need a devkit's power switch or speaker recording
     are reported as skipped with the reason; the rest run as on boards."""
-    from host_tools.firmware import build
     from host_tools.sim import manager
 
     root = tmp_path / "boards"
-    infos = manager.start(count=2, root=root, baud=115200, blank=True, install_files=build.files("vdk"))
+    infos = manager.start(count=2, root=root, baud=115200, blank=True, factory_image=manager.factory_image())
     try:
-        p, out = hil(tmp_path, *[a for i in infos for a in ("--port", i.port or "")], "--scenario", "join",
+        # the devkits reach this machine at 10.0.2.2 (QEMU's user-mode network)
+        p, out = hil(tmp_path, *[a for i in infos for a in ("--port", i.port or "")], "--server-host", "10.0.2.2",
+                     "--scenario", "join",
                      "--scenario", "call-cycles-clean", "--scenario", "power-cut", "--cycles", "3", sim_dir=root)
         assert p.returncode == 0, p.stderr[-3000:]
         result = json.loads((out / "r.json").read_text())

@@ -21,7 +21,7 @@ from host_tools.hil import calls
 
 def test_one_device_answers(dut):
     info = dut.info()
-    assert info["backend"] == "vdk"
+    assert info["backend"] == "devkit"
     assert dut.call_status()["state"] == "joined"
 
 

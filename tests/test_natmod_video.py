@@ -25,7 +25,7 @@ from native_codec._nc import ffi, lib
 from host_tools.native import mpqemu, natmod
 from tests.devkits import frame_file, unframe
 from tests.natmods import board, builtin_board, hal_mpy_files  # noqa: F401
-from tests.test_vdk_video import smooth_image, to_rgb565
+from tests.videodata import smooth_image, to_rgb565
 
 VIDEO_ARCHS = ("armv7emsp",)
 TARGETS = [*VIDEO_ARCHS, "builtin"]
@@ -405,15 +405,15 @@ def test_video_only_where_built_in(request: pytest.FixtureRequest, hal_files: di
         if name in TARGETS:
             assert lines == [
                 "19 hal.board.video.VideoSender is not available: there is no camera driver for this board "
-                "(use a virtual devkit, hal.vdk.video)",
+                "(use a virtual devkit)",
                 "19 hal.board.video.VideoReceiver is not available: there is no display for this board "
-                "(use a virtual devkit, hal.vdk.video)",
+                "(use a virtual devkit)",
                 "True True"], name
         else:
             missing = "this board's _nc.mpy has no JPEG encoder / RTP-JPEG (ec_jpeg, ec_rtpjpeg) functions"
             assert lines == [
-                f"19 hal.board.video.VideoSender is not available: {missing} (use a virtual devkit, hal.vdk.video)",
-                f"19 hal.board.video.VideoReceiver is not available: {missing} (use a virtual devkit, hal.vdk.video)",
+                f"19 hal.board.video.VideoSender is not available: {missing} (use a virtual devkit)",
+                f"19 hal.board.video.VideoReceiver is not available: {missing} (use a virtual devkit)",
                 "False False"], name
     # and bad arguments are refused before the board's parts are asked for (b: the builtin form)
     assert "ValueError" in b.exec(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from host_tools.device.console import DeviceConsole
-from tests.devkits import devkits
+from tests.devkits import device_token as read_token, devkits
 from host_tools.device.resolve import resolve
 from host_tools.ledger.ledger import Ledger
 from host_tools.ledger.pgserver import TempPostgres
@@ -52,13 +52,7 @@ def provision(env: dict[str, str], device: str, *extra: str, failpoint: str = ""
 
 
 def device_token(device: str) -> str | None:
-    """The token in the device's storage, read over the raw REPL (it never crosses the console)."""
-    port = resolve(None, device).port
-    p = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "resume", "exec",
-                        "from edgecall import provision; print(provision.token())"],
-                       capture_output=True, text=True, timeout=60)
-    out = p.stdout.strip().splitlines()
-    return None if not out or out[-1] == "None" else out[-1]
+    return read_token(resolve(None, device).port)
 
 
 def wait_app(device: str) -> DeviceConsole:

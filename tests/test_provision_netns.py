@@ -42,6 +42,7 @@ from host_tools.paths import ROOT  # noqa: E402
 from host_tools.sim import manager, state  # noqa: E402
 from host_tools.token import accesstoken2 as at  # noqa: E402
 from host_tools.transport import open_port  # noqa: E402
+from tests.devkits import device_token as read_token  # noqa: E402
 
 APP = "970CA35de60c44645bbae8a215061b33"
 CERT = "5CFd2fd1755d40ecb72977518be15d3b"
@@ -114,13 +115,12 @@ def pg(lab: Lab) -> Iterator[TempPostgres]:
 
 @pytest.fixture(scope="module")
 def env(lab: Lab, pg: TempPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    from host_tools.firmware import build, keys
-    from host_tools.sim.setup import ensure_node_modules
+    from host_tools.firmware import keys
+    from host_tools.sim import manager
 
-    # built once here, so the three `sim start`s below only read them
-    build.files("vdk")
-    ensure_node_modules()
+    # built once here, so the three `sim start`s below find them up to date
     keys.dev_key()
+    manager.factory_image()
     work = tmp_path_factory.mktemp("netns")
     cert = work / "app-cert"
     cert.write_text(CERT)
@@ -170,13 +170,7 @@ def on_device(site: Site, device: str) -> dict[str, Any]:
 
 
 def device_token(site: Site, device: str) -> str | None:
-    """The token in the device's storage, over the raw REPL (the console never hands it out)."""
-    port = resolve(None, device, sim_root=site.sim_root).port
-    p = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "resume", "exec",
-                        "from edgecall import provision; print(provision.token())"],
-                       capture_output=True, text=True, timeout=60)
-    out = p.stdout.strip().splitlines()
-    return None if not out or out[-1] == "None" else out[-1]
+    return read_token(resolve(None, device, sim_root=site.sim_root).port)
 
 
 def ledger_rows(e: Env, db: str = "postgres") -> tuple[list[Record], list[dict[str, object]]]:

@@ -4,7 +4,7 @@ Real devkits (host_tools/sim, MCUboot-style bootloader), real signed images, a r
 nothing of the rollout is mocked. Devkits start as a factory leaves them: a signed image in the
 primary slot, which the application confirms itself. The faulty image is built from a copy of
 the firmware's selftest.py with a board-specific bug (rev-B boards: setting hw/rev = "B"), swapped
-into the image's file set (host_tools.firmware.image.build_image(files=…)).
+into the image's firmware (host_tools.firmware.image.build_image(overrides=…)).
 """
 from __future__ import annotations
 
@@ -139,11 +139,8 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     good = '    d["g722-enc"] = _d(g)\n'
     assert good in src
     faulty = src.replace(good, '    if _board_rev() == b"B":\n        g = bytes([g[0] ^ 1]) + g[1:]\n' + good) + FAULT
-    (out / "selftest.py").write_text(faulty)
-    build.compile_module(out / "selftest.py", "edgecall/selftest.py", out / "selftest.mpy")
-    files = image.image_files("2.0.0")
-    files["edgecall/selftest.mpy"] = (out / "selftest.mpy").read_bytes()
-    built["2.0.0-revb-bug"] = Path(image.build_image(version="2.0.0", out=out / "2.0.0.bin", files=files).path)
+    built["2.0.0-revb-bug"] = Path(image.build_image(version="2.0.0", out=out / "2.0.0.bin",
+                                                     overrides={"edgecall/selftest.py": faulty.encode()}).path)
     return built
 
 

@@ -77,8 +77,7 @@ class App:
         try:
             import machine
 
-            if hal.BACKEND == "board":
-                wdt = machine.WDT(timeout=WATCHDOG_MS)
+            wdt = machine.WDT(timeout=WATCHDOG_MS)
         except (ImportError, AttributeError, ValueError):
             wdt = None
         while True:
@@ -122,11 +121,6 @@ def start():
     global app
     app = App()
     log.info("app start")
-    if hal.BACKEND == "vdk":
-        for coro in app.tasks():
-            asyncio.create_task(coro)
-        return app
-
     async def main():
         await asyncio.gather(*app.tasks())
 

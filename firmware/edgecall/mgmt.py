@@ -17,6 +17,7 @@
 #            33 call control {"op": "join"|"leave"|"invite" (with "to")|"accept"|"hangup"}
 #            (EINVAL with "rsn" when the request does not fit the state)
 import gc
+import os
 import sys
 import time
 
@@ -24,6 +25,8 @@ import hal
 from edgecall import log, smp
 from edgecall.console import MgmtError
 from edgecall.version import VERSION
+
+_uname = os.uname()
 
 GROUP_OS, GROUP_IMAGE, GROUP_SETTINGS, GROUP_APP = 0, 1, 3, 64
 
@@ -170,6 +173,8 @@ class Mgmt:
             "uptime_ms": time.ticks_diff(time.ticks_ms(), self.app.started_ms),
             "slot": _slot(),
             "platform": sys.platform,
+            "machine": _uname.machine,  # e.g. "MPS2 with Cortex-M4" (the board and its CPU)
+            "micropython": _uname.version,  # the MicroPython build: "v1.27.0 on <build date>"
             "backend": hal.BACKEND,
         }
 

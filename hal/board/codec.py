@@ -1,8 +1,7 @@
 # codec.py (board) — the C codecs and media stack of native_codec through the _nc module: `_nc.mpy`
 # on a stock MicroPython board (installed into /lib by `edgecall deploy`, built for the board's
-# architecture by host_tools/native/natmod.py) or `_nc` compiled into the firmware. The same
-# classes and signatures as the vdk backend (hal/vdk/codec.py, hal/vdk/_media.py), so the firmware
-# runs unchanged on either: PCM is bytes-like little-endian int16, results are bytes, bad
+# architecture by host_tools/native/natmod.py) or `_nc` compiled into the firmware (the devkit's),
+# so the firmware runs unchanged on either: PCM is bytes-like little-endian int16, results are bytes, bad
 # arguments raise ValueError (TypeError for what is not bytes-like), packets off the network
 # never raise. States live in _nc.State objects on the MicroPython heap; close() (or `with`)
 # releases one at once, else the garbage collector does. The media states are the exception: the
@@ -13,8 +12,7 @@
 #
 # OPUS is True when this _nc carries libopus (the armv7emsp _nc.mpy and the devkit's firmware):
 # calls then offer Opus (RFC 7587) first. The _into methods write into the caller's buffer and
-# allocate nothing, for the media path; poll()/pull()/poll_feedback() return new bytes as the
-# vdk backend does.
+# allocate nothing, for the media path; poll()/pull()/poll_feedback() return new bytes.
 import random
 
 try:

@@ -1,5 +1,5 @@
 # net.py (board) — UDP and TCP through the port's socket module (Pico W's CYW43, STM32 Ethernet),
-# non-blocking, as the vdk backend behaves.
+# and the devkit's LAN9118 Ethernet (lwIP), non-blocking.
 import select
 import socket
 

@@ -1,4 +1,4 @@
-# video.py (board) — RTP/JPEG video (RFC 2435) with the API of hal.vdk.video, on a board whose
+# video.py (board) — RTP/JPEG video (RFC 2435), on a board whose
 # native codec module has the JPEG encoder and RTP/JPEG (ec_jpeg, ec_rtpjpeg: the _nc of the ARM
 # devkit's firmware, the armv7emsp _nc.mpy) and which has a camera and a display:
 #
@@ -37,7 +37,7 @@ QUEUE = 64  # packet slots of a sender
 
 
 def _unavailable(what, missing):
-    return OSError(_ENODEV, "hal.board.video.%s is not available: %s (use a virtual devkit, hal.vdk.video)"
+    return OSError(_ENODEV, "hal.board.video.%s is not available: %s (use a virtual devkit)"
                    % (what, missing))
 
 

@@ -11,8 +11,8 @@
 // The pictures: the raw frames of the host folder given with `edgecall sim start --camera DIR`,
 // listed by the host in camera.list in the device folder ("<bytes> <path>" per file, sorted by
 // name, paths relative to the device folder; host_tools/sim/camera.py), those exactly one frame
-// long in a loop (frame k is the ((k - 1) mod n)-th); without them, the moving test pattern of the
-// WebAssembly devkit's camera (host_tools/sim/vdk/hal_camera.mjs): frame k has red = x + 4k,
+// long in a loop (frame k is the ((k - 1) mod n)-th); without them, a moving test pattern
+// (host_tools/sim/camera.py makes the same on the host): frame k has red = x + 4k,
 // green = y + 2k, blue = 16 * ((x / 8) ^ (y / 8)) + k (mod 256), its first 4 bytes replaced by k
 // (big-endian).
 #include <string.h>

@@ -8,8 +8,7 @@
 // buffer. Nothing in frame memory is scanned by the garbage collector.
 //
 // The display and the camera log are files in the device folder on the host (QEMU's working
-// directory), reached through semihosting, in the formats of the WebAssembly devkit
-// (host_tools/sim/vdk/hal_video.mjs, host_tools/sim/camera.py):
+// directory), reached through semihosting, in the formats host_tools/sim/camera.py reads:
 //   display/<seq:06d>.jpg   each frame shown (the folder is made by the host at `sim start`:
 //                           semihosting cannot make folders); seq 1, 2, ... continuing after the
 //                           last file named in display.times when the board starts

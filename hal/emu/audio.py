@@ -1,6 +1,5 @@
 """Audio on the ARM devkit: the board's microphone and speaker (hal/devkit/audio.c, module
-_devkit_audio), 16-bit mono PCM in frames of frame_ms on the board's own clock; the API of
-hal.vdk.audio.
+_devkit_audio), 16-bit mono PCM in frames of frame_ms on the board's own clock.
 
 Microphone: the WAV file (16-bit mono, its rate must be the stream's) given at
 `edgecall sim start --mic FILE` (linked as mic.wav in the device folder), by set_mic() or by

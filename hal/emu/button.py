@@ -1,5 +1,5 @@
 """Buttons 0..COUNT-1 of the ARM devkit (hal/devkit/panel.c), pressed from the host with
-`edgecall sim press ID [--button N] [--hold-ms MS]`; the API of hal.vdk.button. The host writes
+`edgecall sim press ID [--button N] [--hold-ms MS]`. The host writes
 build/sim/<ID>/buttons.json ({"<n>": {"down": ms, "up": ms, "count": k}}, Unix ms): a button is
 down while down <= now < up on the board's wall clock, and count says how many presses it has had.
 The numbers are read as ints from the text (this port's floats are single precision, too coarse

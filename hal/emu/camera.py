@@ -1,11 +1,11 @@
-"""The ARM devkit's camera (hal/devkit/camera.c, module _devkit_camera); the API of
-hal.vdk.camera, paced: frame k is captured (k - 1) / fps seconds after the camera opened, and
+"""The ARM devkit's camera (hal/devkit/camera.c, module _devkit_camera),
+paced: frame k is captured (k - 1) / fps seconds after the camera opened, and
 frame()/frame_into() give the newest frame not yet given, waiting for the next one when called
 early (frames missed by a late caller are counted in `dropped`).
 
 Pictures: the raw images of the host folder given at `edgecall sim start --camera DIR` (files of
-exactly width * height * bytes-per-pixel, in name order, looped), else the moving test pattern of
-hal.vdk.camera (its first 4 bytes the frame number, big-endian). RGB565 is 16-bit little-endian
+exactly width * height * bytes-per-pixel, in name order, looped), else a moving test pattern
+(its first 4 bytes the frame number, big-endian; hal/devkit/camera.c). RGB565 is 16-bit little-endian
 words; RGB888 is r, g, b bytes."""
 from _devkit_camera import Camera as _Camera
 

@@ -1,4 +1,4 @@
-"""LEDs 0..COUNT-1 of the ARM devkit (hal/devkit/panel.c); the API of hal.vdk.led. The host sees
+"""LEDs 0..COUNT-1 of the ARM devkit (hal/devkit/panel.c). The host sees
 their states in build/sim/<ID>/leds.json ({"leds": [bool, ...], "changes": n, "time": unix}),
 rewritten whole on every change (`edgecall sim leds`); they are off after each reset."""
 import json

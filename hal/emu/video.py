@@ -1,4 +1,4 @@
-"""Video on the ARM devkit: RTP/JPEG (RFC 2435) with the API of hal.vdk.video, through the _nc
+"""Video on the ARM devkit: RTP/JPEG (RFC 2435), through the _nc
 compiled into the firmware (its JPEG encoder and RTP/JPEG packetizer and depacketizer) and the
 board's camera, frame memory and display (hal/devkit/camera.c, video.c). The pipeline is
 hal.board.video's; this module gives it the board's parts:
@@ -9,8 +9,8 @@ hal.board.video's; this module gives it the board's parts:
 - memory: the camera frame, the packet queue and the reassembly buffer are in the board's frame
   memory (_devkit_video.FrameMem, 1 MiB outside the MicroPython heap), taken once per sender or
   receiver and given back by close(); OSError(ENOMEM) when it is exhausted;
-- the display and the camera log: files in the device's folder on the host, in the WebAssembly
-  devkit's formats (host_tools/sim/camera.py): each capture appends "<unix s> <k> <rtp ts>" to
+- the display and the camera log: files in the device's folder on the host, in the formats
+  host_tools/sim/camera.py reads: each capture appends "<unix s> <k> <rtp ts>" to
   camera.times; each completed frame becomes display/<seq:06d>.jpg, with
   "<unix s> <rtp ts> <name> <bytes>" in display.times.
 
@@ -21,9 +21,8 @@ hal.board.video's; this module gives it the board's parts:
     rx.on_packet(pkt)               # True when it completed a frame (now on the display)
 
 Bad arguments and use after close() raise ValueError; packets off the network never raise
-(malformed ones are counted). Where the queue differs from the WebAssembly devkit's: when more
-than QUEUE packets wait, a frame partly given out loses its remaining packets rather than the
-next frame being dropped (see hal.board.video).
+(malformed ones are counted). When more than QUEUE packets wait, a frame partly given out loses
+its remaining packets (see hal.board.video).
 """
 from _devkit_video import FrameMem, captured, free, show
 

@@ -2,8 +2,8 @@
 line rate (baud/10 bytes/s) at 115200 and 921600 baud, the time of a full flash cycle (upload,
 swap, boot, confirm), and — with `powercuts` (or `python -m host_tools.bench.flash --powercuts N`)
 a power-cut campaign: N power cuts at random moments during uploads and swaps; after each the
-device must boot a valid signed image (its primary slot verifies, the installed files are that
-image's and the application reports its version).
+device must boot a valid signed image (its primary slot verifies, the firmware QEMU booted is
+that image's and the application reports its version).
 """
 from __future__ import annotations
 
@@ -72,8 +72,8 @@ def _check(root: Path, expect: set[str]) -> str:
         raise AssertionError(f"device is {st.status} after a power cut")
     store = BootStore(root / DEVICE)
     img = mcuboot.verify(store.slot(0) or b"", store.public_der)
-    if install.installed(store.flash).get("hash") != img.hash.hex():
-        raise AssertionError("installed files are not the primary image's")
+    if install.installed_binary(store.dir).get("hash") != img.hash.hex():
+        raise AssertionError("the firmware QEMU booted is not the primary image's")
     t = resolve(None, DEVICE)
     with open_port(t.port, st.baud, ignore_pids=t.allowed_holders) as port:
         version = str(DeviceConsole(port).wait_ready(20)["version"])

@@ -1,7 +1,7 @@
 """HIL scale benchmark (`edgecall bench hil`): how many virtual devkits can be in simultaneous
 calls on this machine while their media stays in real time.
 
-For N = 2, 4, 8, ... devkits (firmware installed directly, provisioned by the station, joined to
+For N = 2, 4, 8, ... devkits (the factory image in their primary slot, provisioned by the station, joined to
 one channel server with the clean profile), N/2 pairs call each other at once and hold the call
 for HOLD_S seconds. Per step:
 - late_pct: packets the receivers' jitter buffers got after their playout time, over packets
@@ -49,7 +49,8 @@ def _step(root: Path, n: int, hold_s: float) -> dict[str, Any]:
     duts: list[Dut] = []
     try:
         duts = fleet.start_virtual(n, sim, mic, prefix="b", firmware=True)
-        fleet.join_all(duts, str(sim / "ledger.sqlite3"), ident, server.host, server.port)
+        fleet.join_all(duts, str(sim / "ledger.sqlite3"), ident, lambda d: fleet.server_address(d, server.host),
+                       server.port)
         pairs = [(duts[i], duts[i + 1]) for i in range(0, n - 1, 2)]
         for a, b in pairs:
             a.call("invite", to=b.uid)

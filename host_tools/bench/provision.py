@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from host_tools.firmware import build
 from host_tools.ledger.ledger import Claims, Ledger
 from host_tools.ledger.pgserver import TempPostgres
 from host_tools.paths import ROOT
@@ -53,7 +52,7 @@ def station_rate(devices: int) -> dict[str, Any]:
     cert.write_text(CERT)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "EDGECALL_SIM_DIR": str(root), "EDGECALL_APP_ID": APP}
     ids = [f"bp{i}" for i in range(devices)]
-    manager.start(ids=ids, root=root, blank=True, install_files=build.files("vdk"))
+    manager.start(ids=ids, root=root, blank=True, factory_image=manager.factory_image())
     try:
         cmd = [sys.executable, "-m", "host_tools", "provision", "--all-sims", "--channel", "room", "--uid-from-serial",
                "--ttl", "3600", "--app-cert-file", str(cert), "--ledger", str(work / "ledger.sqlite3"), "--json"]

@@ -1,10 +1,9 @@
 """Virtual devkit benchmark (`edgecall bench sim`): boot time to REPL, idle CPU and memory per
-device, for 1 and 16 devices, for each kind of devkit in the same run (ARM: MicroPython on QEMU
-mps2-an386; wasm: MicroPython's WebAssembly build in Node), with the ARM/wasm ratios.
+device (MicroPython on QEMU mps2-an386), for 1 and 16 devices.
 
 - boot: from `start` to the first raw-REPL answer over the pty (median of several boots; blank
-  devices: ARM devkits boot the base firmware).
-- idle CPU: utime+stime of the device's processes (supervisor + QEMU or Node) over an idle
+  devices, which boot the base firmware).
+- idle CPU: utime+stime of the device's processes (supervisor + QEMU) over an idle
   window, as a percentage of one core.
 - memory: RSS of the device's processes.
 - `--micropython-suite`: MicroPython's own whole default test suite (tests/run-tests.py) against
@@ -93,12 +92,12 @@ def _repl_answers(port: str, timeout: float = 10.0) -> None:
         s.write(b"\x02")
 
 
-def _boot_times(root: Path, count: int, boots: int, kind: str) -> list[float]:
+def _boot_times(root: Path, count: int, boots: int) -> list[float]:
     ids = [f"b{i}" for i in range(count)]
     times = []
     for _ in range(boots):
         t0 = time.monotonic()
-        devices = manager.start(ids=ids, root=root, timeout=120, kind=kind, blank=kind == state.KIND_ARM)
+        devices = manager.start(ids=ids, root=root, timeout=120, blank=True)
         for d in devices:
             _repl_answers(d.port or "")
         times.append((time.monotonic() - t0) / 1.0)
@@ -107,9 +106,9 @@ def _boot_times(root: Path, count: int, boots: int, kind: str) -> list[float]:
     return times
 
 
-def _idle(root: Path, count: int, seconds: float, kind: str) -> tuple[float, int]:
+def _idle(root: Path, count: int, seconds: float) -> tuple[float, int]:
     ids = [f"i{i}" for i in range(count)]
-    devices = manager.start(ids=ids, root=root, timeout=120, kind=kind, blank=kind == state.KIND_ARM)
+    devices = manager.start(ids=ids, root=root, timeout=120, blank=True)
     try:
         time.sleep(1.0)  # let the boot settle
         groups = [_group_pids(d.pid or 0) for d in devices]
@@ -125,7 +124,7 @@ def _idle(root: Path, count: int, seconds: float, kind: str) -> tuple[float, int
 
 
 def _suite(root: Path) -> dict[str, object]:
-    (dev,) = manager.start(ids=["suite"], root=root, timeout=120, kind=state.KIND_ARM, blank=True, baud=921600)
+    (dev,) = manager.start(ids=["suite"], root=root, timeout=120, blank=True, baud=921600)
     try:
         result = mptests.run(dev.port or "", [], 921600)
     finally:
@@ -133,39 +132,27 @@ def _suite(root: Path) -> dict[str, object]:
     return result.as_dict()
 
 
-def run(json_out: bool, quick: bool = False, kind: str = "both", micropython_suite: bool = False) -> int:
-    kinds = list(state.KINDS) if kind == "both" else [kind]
+def run(json_out: bool, quick: bool = False, micropython_suite: bool = False) -> int:
     counts = (1, 4) if quick else (1, 16)
-    results: dict[str, object] = {"schema": 3, "counts": list(counts)}
+    results: dict[str, object] = {"schema": 4, "counts": list(counts)}
     with tempfile.TemporaryDirectory(prefix="edgecall-bench-sim-") as tmp:
         root = Path(tmp)
-        for k in kinds:
-            per_kind: dict[str, object] = {}
-            for count in counts:
-                boots = _boot_times(root, count, (2 if quick else BOOTS) if count == 1 else (1 if quick else 3), k)
-                cpu, rss = _idle(root, count, 3.0 if quick else IDLE_SECONDS, k)
-                per_kind[f"devices_{count}"] = {
-                    "boot_to_repl_s_median": round(statistics.median(boots), 3),
-                    "boot_to_repl_s_all": [round(b, 3) for b in boots],
-                    "idle_cpu_percent_per_device": round(cpu, 2),
-                    "rss_mib_per_device": round(rss / 2**20, 1),
-                }
-            results[k] = per_kind
-        if len(kinds) == 2:
-            arm, wasm = results[state.KIND_ARM], results[state.KIND_WASM]
-            assert isinstance(arm, dict) and isinstance(wasm, dict)
-            results["arm_over_wasm"] = {
-                f"devices_{c}": {m: round(arm[f"devices_{c}"][m] / wasm[f"devices_{c}"][m], 2)
-                                 if wasm[f"devices_{c}"][m] else None
-                                 for m in ("boot_to_repl_s_median", "idle_cpu_percent_per_device", "rss_mib_per_device")}
-                for c in counts}
+        per_count: dict[str, object] = {}
+        for count in counts:
+            boots = _boot_times(root, count, (2 if quick else BOOTS) if count == 1 else (1 if quick else 3))
+            cpu, rss = _idle(root, count, 3.0 if quick else IDLE_SECONDS)
+            per_count[f"devices_{count}"] = {
+                "boot_to_repl_s_median": round(statistics.median(boots), 3),
+                "boot_to_repl_s_all": [round(b, 3) for b in boots],
+                "idle_cpu_percent_per_device": round(cpu, 2),
+                "rss_mib_per_device": round(rss / 2**20, 1),
+            }
+        results["devkit"] = per_count
         if micropython_suite:
             results["micropython_suite"] = _suite(root)
-        if state.KIND_ARM in kinds:
-            results.update(_arm_calls(root, quick))
+        results.update(_arm_calls(root, quick))
     results["boot_target_s"] = 1.0
-    boot_ok = all(r["devices_1"]["boot_to_repl_s_median"] <= 1.0 for k in kinds  # type: ignore[index]
-                  for r in [results[k]])
+    boot_ok = per_count["devices_1"]["boot_to_repl_s_median"] <= 1.0  # type: ignore[index]
     results["boot_target_met"] = boot_ok
     suite = results.get("micropython_suite")
     suite_ok = suite is None or (isinstance(suite, dict) and suite["failed"] == 0 and suite["passed"] > 0)
@@ -177,18 +164,15 @@ def run(json_out: bool, quick: bool = False, kind: str = "both", micropython_sui
         print(json.dumps(results, indent=2))
     else:
         t = Table(title="virtual devkits")
-        for col in ("kind", "devices", "boot to REPL (median, all devices)", "idle CPU / device", "RSS / device"):
+        for col in ("devices", "boot to REPL (median, all devices)", "idle CPU / device", "RSS / device"):
             t.add_column(col)
-        for k in kinds:
-            per = results[k]
-            assert isinstance(per, dict)
-            for count in counts:
-                r = per[f"devices_{count}"]
-                t.add_row(k, str(count), f"{r['boot_to_repl_s_median']:.3f} s",
-                          f"{r['idle_cpu_percent_per_device']:.2f} %", f"{r['rss_mib_per_device']:.1f} MiB")
+        for count in counts:
+            r = per_count[f"devices_{count}"]  # type: ignore[assignment]
+            t.add_row(str(count), f"{r['boot_to_repl_s_median']:.3f} s",  # type: ignore[index]
+                      f"{r['idle_cpu_percent_per_device']:.2f} %", f"{r['rss_mib_per_device']:.1f} MiB")  # type: ignore[index]
         Console().print(t)
         if isinstance(suite, dict):
-            Console().print(f"MicroPython's test suite on an ARM devkit: {suite['passed']} passed, "
+            Console().print(f"MicroPython's test suite on a devkit: {suite['passed']} passed, "
                             f"{suite['failed']} failed, {suite['skipped']} skipped ({suite['seconds']} s)")
         if isinstance(insns, dict) and isinstance(calls, dict):
             _print_calls(insns, calls)

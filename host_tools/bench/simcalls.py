@@ -28,7 +28,7 @@ Instructions per frame (`instructions_per_frame`)
   the clocks keep up, the same figures come out within a few %).
 
 Devkits holding calls in real time (`calls_real_time`)
-- Plain devkits (no -icount, no plugin: as `sim start --kind arm` runs them). Step k = k pairs,
+- Plain devkits (no -icount, no plugin: as `sim start` runs them). Step k = k pairs,
   2k devkits, all k calls at once through the one channel server, held HOLD_S seconds. The devkits
   of step k stay for step k+1, which adds one pair; before each step they are started again from
   their flash, so every call is the first of its devkit's boot.
@@ -115,7 +115,7 @@ class Fleet:
         from host_tools.firmware import image
 
         self.root.mkdir(parents=True, exist_ok=True)
-        self.factory = Path(image.build_arm_image(out=self.root / "edgecall-bench-mps2-an386.bin").path).read_bytes()
+        self.factory = Path(image.build_image(out=self.root / "edgecall-bench-mps2-an386.bin").path).read_bytes()
         self.ident = fleet.Identity.fresh()
         self.server = ServerThread(self.ident.app_id, self.ident.app_cert)
         self.duts: list[Dut] = []
@@ -125,12 +125,12 @@ class Fleet:
         ids = [f"d{len(self.duts) + i}" for i in range(count)]
         try:
             infos = manager.start(ids=ids, root=self.root, blank=True, baud=fleet.BAUD, mic=self.mic,
-                                  kind=state.KIND_ARM, factory_image=self.factory, timeout=60,
+                                  factory_image=self.factory, timeout=60,
                                   icount_shift=self.icount_shift, qemu_plugin=self.plugin)
         except manager.SimError as e:
             raise BenchError(f"ARM devkits {', '.join(ids)} did not start: {e}") from e
         new = [Dut(i.id, "virtual", i.port or "", fleet.BAUD, sim_dir=self.root / i.id,
-                   host_address=fleet.SLIRP_HOST, arch=state.KIND_ARM) for i in infos]
+                   host_address=fleet.SLIRP_HOST, arch=fleet.ARCH) for i in infos]
         self.duts += new
         try:
             fleet.join_all(new, str(self.root / "ledger.sqlite3"), self.ident, fleet.SLIRP_HOST, self.server.port,
@@ -156,7 +156,7 @@ class Fleet:
         for i in ids:
             manager.stop(i, self.root)
         try:
-            infos = manager.start(ids=ids, root=self.root, baud=fleet.BAUD, mic=self.mic, kind=state.KIND_ARM,
+            infos = manager.start(ids=ids, root=self.root, baud=fleet.BAUD, mic=self.mic,
                                   factory_image=self.factory, timeout=60, icount_shift=self.icount_shift,
                                   qemu_plugin=self.plugin)
         except manager.SimError as e:

@@ -1,7 +1,9 @@
-"""`edgecall deploy --port P|--device ID [--variant vdk|board] [--native auto|none|ARCH] [--reset soft|hard] [--json]`:
+"""`edgecall deploy --port P|--device ID [--variant board|devkit] [--native auto|none|ARCH] [--reset soft|hard] [--json]`:
 copy the firmware application to a stock MicroPython board's filesystem over the raw REPL; for the
 board variant also the C codecs, lib/_nc.mpy built for the board's architecture (its
-sys.implementation._mpy; host_tools/deploy/native.py), unless _nc is in its firmware.
+sys.implementation._mpy; host_tools/deploy/native.py), unless _nc is in its firmware. The devkit
+variant (the default for a virtual devkit running its base firmware) adds hal/emu, the emulated
+board's own devices; its firmware has _nc built in.
 Exit codes: 0 ok, 1 a written file failed verification, 2 usage/build (or no _nc.mpy fits the
 board), 3 transport."""
 from __future__ import annotations
@@ -42,7 +44,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     except TransportError as e:
         _err(str(e))
         return EXIT_TRANSPORT
-    variant: str = args.variant or ("vdk" if _is_devkit(target.device_id) else "board")
+    variant: str = args.variant or ("devkit" if _is_devkit(target.device_id) else "board")
     try:
         files = build.files(variant)
     except (ValueError, build.FirmwareBuildError, OSError) as e:
@@ -92,7 +94,8 @@ def register(subparsers: Any) -> None:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--port", help="serial port path or URL")
     g.add_argument("--device", help="virtual devkit id or USB serial number")
-    p.add_argument("--variant", choices=("vdk", "board"), help="file set (default: vdk for a virtual devkit, else board)")
+    p.add_argument("--variant", choices=("board", "devkit"),
+                   help="file set (default: devkit for a virtual devkit, else board)")
     p.add_argument("--native", choices=CHOICES, default="auto",
                    help="the C codecs for the board variant: lib/_nc.mpy for the board's architecture (auto), "
                         "none, or a given architecture")

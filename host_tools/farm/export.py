@@ -99,7 +99,6 @@ def run(count: int, prefix: str, coordinator: str | None, name: str, hostname: s
     root.mkdir(parents=True, exist_ok=True)
     # ids (and so machine.unique_id() and the channel uid) unique across the farm's hosts
     ids = [f"{name}-{prefix}{i}" for i in range(count)]
-    from host_tools.firmware import build
 
     proc: subprocess.Popen[Any] | None = None
     exported: list[Exported] = []
@@ -117,7 +116,7 @@ def run(count: int, prefix: str, coordinator: str | None, name: str, hostname: s
         already = {d.id for d in manager.list_devices(root) if d.pid}
         started = [i for i in ids if i not in already]  # ours to stop (start() refuses ids that already run)
         infos = manager.start(ids=ids, root=root, blank=True, baud=baud, mic=mic,
-                              install_files=None if blank else build.files("vdk"))
+                              factory_image=None if blank else manager.factory_image())
         devices = [(i.id, i.port or "") for i in infos]
         if coordinator:
             cfg = root / "exporter.yaml"

@@ -4,14 +4,13 @@
 The image names its board in a vendor TLV (BOARD_TLV, value the QEMU machine, e.g. b"mps2-an386";
 MCUboot leaves TLV types from 0xa0 up to vendors), and its payload starts with a Cortex-M vector
 table: the initial stack pointer inside the board's RAM, the reset handler a Thumb address inside
-the binary. An application archive (a WebAssembly devkit's image) or a binary for another board
-fails with WrongFirmware saying why.
+the binary. A binary for another board, or no firmware at all, fails with WrongFirmware saying why.
 """
 from __future__ import annotations
 
 import struct
 
-from host_tools.firmware import archive, mcuboot
+from host_tools.firmware import mcuboot
 
 BOARD_TLV = 0xA0
 MACHINE = b"mps2-an386"
@@ -25,9 +24,6 @@ class WrongFirmware(ValueError):
 def check(img: mcuboot.Image, machine: bytes = MACHINE) -> None:
     board = img.tlvs.get(BOARD_TLV)
     payload = img.payload
-    if payload[:4] == archive.MAGIC:
-        raise WrongFirmware("this image holds an application archive (a WebAssembly devkit's image), "
-                            "not ARM firmware")
     if board is None:
         raise WrongFirmware(f"the image names no board (TLV {BOARD_TLV:#x}); build it with `edgecall build`")
     if board != machine:

@@ -1,9 +1,9 @@
 """Builds the firmware file set: boot.py and main.py as source (a board runs them by name), every
 other module of firmware/ and hal/ compiled with mpy-cross (matching the device's MicroPython,
-1.27), and manifest.json listing each file's SHA-256. Variant "vdk" carries hal/vdk, variant
-"board" hal/board and hal/boards (real boards), variant "devkit" (what an ARM devkit's image
-freezes) the board's and hal/emu (the emulated board's own devices); hal/__init__, hal/storage and
-hal/boot go in all. Outputs are cached under build/firmware/<variant>/ and rebuilt when a source
+1.27), and manifest.json listing each file's SHA-256. Variant "board" carries hal/board and
+hal/boards (real boards, `edgecall deploy`), variant "devkit" (what the devkit's image freezes)
+the board's and hal/emu (the emulated board's own devices); hal/__init__, hal/storage and
+hal/boot go in both. Outputs are cached under build/firmware/<variant>/ and rebuilt when a source
 changes."""
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from host_tools.paths import BUILD, ROOT
 FIRMWARE = ROOT / "firmware"
 HAL = ROOT / "hal"
 SOURCE_ONLY = ("boot.py", "main.py")
-VARIANTS = ("vdk", "board", "devkit")
-BACKENDS = {"vdk": ("vdk",), "board": ("board",), "devkit": ("board", "emu")}
+VARIANTS = ("board", "devkit")
+BACKENDS = {"board": ("board",), "devkit": ("board", "emu")}
 
 
 class FirmwareBuildError(RuntimeError):
@@ -35,8 +35,7 @@ def sources(variant: str) -> dict[str, Path]:
         out[f"edgecall/{p.name}"] = p
     for name in ("__init__.py", "storage.py", "boot.py"):
         out[f"hal/{name}"] = HAL / name
-    if "board" in BACKENDS[variant]:
-        out["hal/boards.py"] = HAL / "boards.py"
+    out["hal/boards.py"] = HAL / "boards.py"
     for backend in BACKENDS[variant]:
         for p in sorted((HAL / backend).glob("*.py")):
             out[f"hal/{backend}/{p.name}"] = p
@@ -57,7 +56,7 @@ def compile_module(src: Path, device_path: str, out: Path) -> None:
         raise FirmwareBuildError(f"mpy-cross {device_path} ({src}): {p.stderr.strip() or p.stdout.strip()}")
 
 
-def files(variant: str = "vdk", version: str | None = None) -> dict[str, bytes]:
+def files(variant: str = "board", version: str | None = None) -> dict[str, bytes]:
     """The flash contents: device path -> bytes (with manifest.json)."""
     out_dir = BUILD / "firmware" / variant
     result: dict[str, bytes] = {}

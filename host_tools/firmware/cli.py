@@ -69,8 +69,8 @@ def add_build_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", help="signing key PEM (default: $EDGECALL_SIGNING_KEY, else build/keys/dev-ed25519.pem)")
     p.add_argument("--version", help="image version X.Y.Z[+BUILD] (default: firmware/edgecall/version.py)")
     p.add_argument("--out", type=Path, help="output file (default build/images/edgecall-<version>.bin)")
-    p.add_argument("--slot-size", type=lambda s: int(s, 0), default=image.DEFAULT_SLOT_SIZE,
-                   help="the device's slot size (default 512 KiB)")
+    p.add_argument("--slot-size", type=lambda s: int(s, 0), default=image.SLOT_SIZE,
+                   help="the device's slot size (default 1 MiB)")
     p.add_argument("--uf2-from", metavar="BIN", help="also write BIN.uf2 for an RP2040 (family 0xe48bff56)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_build_image)

@@ -30,8 +30,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     opts = scenarios.Options(duration=args.duration, cycles=args.cycles, reboots=args.reboots, stress_s=args.stress,
                              impair=args.impair, seed=args.seed, codec=args.codec)
     cfg = runner.RunConfig(devices=args.devices, ports=args.port or [], only=args.scenario or [], opts=opts,
-                           mic=args.mic, json_out=args.json, html_out=args.html, junit_out=args.junit,
-                           devkit=args.devkit,
+                           server_host=args.server_host, mic=args.mic, json_out=args.json, html_out=args.html,
+                           junit_out=args.junit,
                            command="edgecall " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     try:
         runner._select(scenarios.standard(opts), cfg.only)
@@ -71,9 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     hil = sub.add_parser("hil", help="hardware-in-the-loop runs").add_subparsers(dest="hil_cmd", required=True)
     r = hil.add_parser("run", help="the whole job: devices, firmware, tokens, call scenarios, reports")
     r.add_argument("--devices", type=int, default=2, help="virtual devkits to start (default 2)")
-    r.add_argument("--devkit", choices=["wasm", "arm"], default="wasm",
-                   help="the kind of virtual devkit (default wasm; arm: MicroPython on QEMU mps2-an386)")
     r.add_argument("--port", action="append", metavar="P", help="a real board's serial port (repeat; replaces the devkits)")
+    r.add_argument("--server-host", metavar="ADDR",
+                   help="with --port: the address the boards reach this machine by (default: its address on the "
+                        "default route); the channel server then listens on all addresses")
     r.add_argument("--farm", metavar="COORDINATOR",
                    help="run across a labgrid board farm: places from this coordinator (HOST[:PORT]), in parallel")
     r.add_argument("--place-tag", default="edgecall", metavar="POOL",

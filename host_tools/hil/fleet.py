@@ -36,27 +36,20 @@ class Identity:
         return Identity(secrets.token_hex(16), secrets.token_hex(16).encode())
 
 
-SLIRP_HOST = "10.0.2.2"  # this machine as an ARM devkit's user-mode network (QEMU -nic user) sees it
+SLIRP_HOST = "10.0.2.2"  # this machine as a devkit's user-mode network (QEMU -nic user) sees it
+ARCH = "armv7e-m"  # the devkits' CPU: Cortex-M4 (QEMU mps2-an386)
 
 
 def start_virtual(count: int, root: Path, mic: Path | None, prefix: str = "hil",
-                  firmware: bool = False, kind: str = "wasm") -> list[Dut]:
+                  firmware: bool = False) -> list[Dut]:
     """Devkits in `root`: blank (empty flash and slots, ready for flashing), or with the firmware
-    of the working tree installed as a factory leaves them (`firmware`). `kind` "arm": ARM
-    devkits (MicroPython on QEMU mps2-an386), which reach this machine at SLIRP_HOST."""
-    from host_tools.firmware import build
-    from host_tools.sim import state
-
+    of the working tree in the primary slot as a factory leaves them (`firmware`). They reach this
+    machine at SLIRP_HOST."""
     ids = [f"{prefix}{i}" for i in range(count)]
     mic = mic if mic and mic.is_file() else None
-    if kind == state.KIND_ARM:
-        factory = Path(image.build_arm_image().path).read_bytes() if firmware else None
-        infos = manager.start(ids=ids, root=root, blank=True, baud=BAUD, mic=mic, kind=kind, factory_image=factory)
-    else:
-        infos = manager.start(ids=ids, root=root, blank=True, baud=BAUD, mic=mic,
-                              install_files=build.files("vdk") if firmware else None)
-    host = SLIRP_HOST if kind == state.KIND_ARM else None
-    return [Dut(i.id, "virtual", i.port or "", BAUD, sim_dir=root / i.id, host_address=host, arch=kind)
+    factory = manager.factory_image() if firmware else None
+    infos = manager.start(ids=ids, root=root, blank=True, baud=BAUD, mic=mic, factory_image=factory)
+    return [Dut(i.id, "virtual", i.port or "", BAUD, sim_dir=root / i.id, host_address=SLIRP_HOST, arch=ARCH)
             for i in infos]
 
 
@@ -82,16 +75,14 @@ def power_cut_and_restart(dut: Dut, root: Path, off_s: float = 0.5) -> None:
     dut.close()
     manager.power_cut(dut.id, root)
     time.sleep(off_s)
-    info = manager.start(ids=[dut.id], root=root, baud=dut.baud, kind=dut.arch or None)[0]
+    info = manager.start(ids=[dut.id], root=root, baud=dut.baud)[0]
     dut.port = info.port or ""
 
 
-def build_image(out_dir: Path, kind: str = "wasm") -> Path:
-    """The signed image for the devices: an application archive, or for ARM devkits the firmware."""
+def build_image(out_dir: Path) -> Path:
+    """The signed image for the devices (the firmware)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    if kind == "arm":
-        return Path(image.build_arm_image(out=out_dir / "edgecall-hil-mps2-an386.bin").path)
-    return Path(image.build_image(out=out_dir / "edgecall-hil.bin").path)
+    return Path(image.build_image(out=out_dir / "edgecall-hil-mps2-an386.bin").path)
 
 
 def enter_bootloader(dut: Dut) -> None:

@@ -16,7 +16,7 @@ Fixtures:
   dut             one device under test (host_tools.hil.dut.Dut), provisioned, configured for the
                   channel server, joined and idle
   dut_pair        two of them
-Devices are virtual devkits (started once per session, firmware installed directly) unless
+Devices are virtual devkits (started once per session, the factory image in their primary slot) unless
 `--port P` is given (repeat for two boards), which uses real boards already running the firmware,
 or `--edgecall-farm COORDINATOR` (with `--edgecall-place-tag POOL`), which reserves and acquires
 places of a labgrid farm for the session (boards running the firmware, reached over RFC 2217) and
@@ -96,7 +96,8 @@ def _start(config: pytest.Config, count: int) -> _Session:
             s.sim_root = tmp / "sim"
             mic = Path(config.getoption("--edgecall-mic") or TESTDATA / "speech" / "speech_16k.wav")
             s.duts = fleet.start_virtual(count, s.sim_root, mic, prefix="dut", firmware=True)
-        fleet.join_all(s.duts, s.ledger, ident, s.server.host, s.server.port)
+        host = s.server.host
+        fleet.join_all(s.duts, s.ledger, ident, lambda d: fleet.server_address(d, host), s.server.port)
     except BaseException:
         _stop(s)
         raise

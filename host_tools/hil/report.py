@@ -381,8 +381,9 @@ def _html_header(result: Result) -> list[str]:
         out.append(f'<p class="meta">command: <code>{_e(result["command"])}</code></p>')
     devices = [d for d in _l(result.get("devices")) if isinstance(d, Mapping)]
     out.append("<h2>Devices</h2>")
-    out.append(_table(["id", "kind", "port", "firmware", "uid"],
-                      ([(_e(d.get(k, "")), "") for k in ("id", "kind", "port", "version", "uid")] for d in devices),
+    out.append(_table(["id", "kind", "machine", "port", "firmware", "MicroPython", "uid"],
+                      ([(_e(d.get(k, "")), "") for k in ("id", "kind", "machine", "port", "version", "micropython", "uid")]
+                       for d in devices),
                       "no devices recorded"))
     return out
 

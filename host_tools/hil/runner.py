@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from host_tools.channel.thread import ServerThread
+from host_tools import netaddr
 from host_tools.hil import fleet, report, scenarios
 from host_tools.hil.cli import OUT
 from host_tools.hil.dut import Dut
@@ -41,7 +42,7 @@ class RunConfig:
     html_out: Path = OUT / "report.html"
     junit_out: Path = OUT / "report.xml"
     work: Path | None = None  # default: build/hil/runs/<time>-<pid> (runs may go on side by side)
-    devkit: str = "wasm"  # the kind of virtual devkit: "wasm" or "arm"
+    server_host: str | None = None  # boards by --port: the address they reach this machine by
     command: str = "edgecall hil run"
 
 
@@ -72,7 +73,7 @@ class Run:
         self.sim_root: Path | None = None
         self.results: list[dict[str, Any]] = []
         self.heap: dict[str, dict[float, int]] = {}
-        self.versions: dict[str, str] = {}
+        self.versions: dict[str, dict[str, str]] = {}  # per device: firmware version, machine, MicroPython build
         self.t0 = time.time()
 
     # ---- set-up and tear-down ----
@@ -84,8 +85,9 @@ class Run:
             cfg.work = OUT / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         cfg.work.mkdir(parents=True, exist_ok=True)
         ident = fleet.Identity.fresh()
-        self.server = ServerThread(ident.app_id, ident.app_cert, signal_rtt_ms=SIGNAL_RTT_MS, expiry_notice=8.0,
-                                   seed=cfg.opts.seed)
+        # Boards reach the server over their network: it listens on every address of this machine.
+        self.server = ServerThread(ident.app_id, ident.app_cert, host="0.0.0.0" if cfg.ports else "127.0.0.1",
+                                   signal_rtt_ms=SIGNAL_RTT_MS, expiry_notice=8.0, seed=cfg.opts.seed)
         self.log(f"channel server on {self.server.host}:{self.server.port} (signalling RTT {SIGNAL_RTT_MS:.0f} ms)")
         if cfg.ports:
             self.duts = fleet.boards(cfg.ports)
@@ -94,18 +96,19 @@ class Run:
             if self.sim_root.exists():
                 fleet.manager.stop_all(self.sim_root)
                 shutil.rmtree(self.sim_root)
-            self.duts = fleet.start_virtual(cfg.devices, self.sim_root, mic=cfg.mic, kind=cfg.devkit)
-            self.log(f"started {len(self.duts)} virtual devkits ({cfg.devkit}): {', '.join(d.id for d in self.duts)}")
-        img = fleet.build_image(cfg.work, "arm" if any(d.arch == "arm" for d in self.duts) else "wasm")
+            self.duts = fleet.start_virtual(cfg.devices, self.sim_root, mic=cfg.mic)
+            self.log(f"started {len(self.duts)} virtual devkits: {', '.join(d.id for d in self.duts)}")
+        img = fleet.build_image(cfg.work)
         self.log(f"built {img.name}")
         fleet.flash_all(self.duts, img, self.log, fresh=not cfg.ports)
         ledger = str(cfg.work / "ledger.sqlite3")
-        host = self.server.host
+        host = self.server.host if not cfg.ports else cfg.server_host or netaddr.default_address()
         for p in fleet.join_all(self.duts, ledger, ident, lambda d: fleet.server_address(d, host), self.server.port,
                                 codec=cfg.opts.codec):
             self.log(f"{p['device']}: {p['action']} as {p['uid']}")
         for d in self.duts:
-            self.versions[d.id] = str(d.info().get("version", ""))
+            info = d.info()
+            self.versions[d.id] = {k: str(info.get(k, "")) for k in ("version", "machine", "micropython")}
         return scenarios.Context(self.duts, self.server, ident, ledger, cfg.mic, self.sim_root, cfg.opts, self.log,
                                  t0=self.t0)
 
@@ -189,7 +192,7 @@ class Run:
         devices = []
         for d in self.duts:
             devices.append({"id": d.id, "kind": d.kind, "arch": d.arch, "port": d.port, "uid": d.uid,
-                            "version": self.versions.get(d.id, "")})
+                            **self.versions.get(d.id, {})})
         return {
             "schema": report.SCHEMA, "tool": "edgecall hil", "version": VERSION,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.t0)),

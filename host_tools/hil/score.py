@@ -3,7 +3,7 @@ clock, aligned with the speech its peer's microphone played, and scored with PES
 P.862.2, `pesq` package) and STOI (`pystoi`), as `edgecall bench resilience` scores its simulated
 calls.
 
-Recording files (host_tools/sim/vdk/hal_audio.mjs): the speaker appends int16 LE PCM to
+Recording files (hal/devkit/audio.c, host_tools/sim/board.py): the speaker appends int16 LE PCM to
 speaker.raw and a line "<unix seconds> <byte offset> <bytes>" per frame to speaker.times; the
 microphone logs the frames it delivers to mic.times the same way (offsets into its WAV file).
 

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,14 +81,19 @@ def _make_env(tree: Path) -> dict[str, str]:
     return {**os.environ, "GIT_CEILING_DIRECTORIES": str(tree.parent)}
 
 
-def _app_sources(gen: Path, version: str) -> None:
-    """Lays out the application as the image freezes it: the devkit file set (board + emu), this version."""
+def _app_sources(gen: Path, version: str, overrides: Mapping[str, bytes]) -> None:
+    """Lays out the application as the image freezes it: the devkit file set (board + emu), this
+    version, and `overrides` (device path -> Python source) in place of modules of the tree."""
     from host_tools.firmware import build as fw_build
 
     want: dict[Path, bytes] = {}
     for dev_path, src in fw_build.sources("devkit").items():
         if dev_path not in fw_build.SOURCE_ONLY:
             want[gen / dev_path] = src.read_bytes()
+    for dev_path, data in overrides.items():
+        if gen / dev_path not in want:
+            raise BuildError(f"override {dev_path}: not a module of the firmware")
+        want[gen / dev_path] = data
     want[gen / "edgecall" / "version.py"] = (
         f'# version.py — written by the image build\nVERSION = "{version}"\n'.encode())
     for old in gen.rglob("*.py") if gen.is_dir() else []:
@@ -112,8 +118,10 @@ def _config_digest(args: list[str]) -> str:
     return h.hexdigest()
 
 
-def build(version: str | None = None) -> Firmware:
-    """Builds (or brings up to date) the base firmware, or with `version` an EdgeCall image's."""
+def build(version: str | None = None, overrides: Mapping[str, bytes] | None = None) -> Firmware:
+    """Builds (or brings up to date) the base firmware, or with `version` an EdgeCall image's
+    (`overrides`: device path -> source of a module to freeze instead of the tree's, e.g. a test's
+    faulty edgecall/selftest.py). The binary is rebuilt in place: copy it before the next build."""
     tree = micropython.source()
     micropython.mpy_cross()
     out = OUT / ("app" if version else "base")
@@ -130,7 +138,7 @@ def build(version: str | None = None) -> Firmware:
             shutil.rmtree(out / "fw", ignore_errors=True)  # flags changed: build from clean
             stamp.unlink(missing_ok=True)
         if gen is not None and version:
-            _app_sources(gen, version)
+            _app_sources(gen, version, overrides or {})
         proc = subprocess.run(args, capture_output=True, text=True, env=_make_env(tree))
         if proc.returncode != 0 or not elf.is_file():
             raise BuildError(f"devkit firmware build failed:\n{(proc.stdout + proc.stderr)[-4000:]}")

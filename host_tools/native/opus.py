@@ -29,8 +29,7 @@ Builds:
   `host_tools.native.cortexm.build()` / `run()` take them like the other environments;
 - wasm32: `wasm_objects()` compiles libopus with clang --target=wasm32 (freestanding:
   native_codec/opus_port/freestanding supplies the four libc headers libopus includes);
-  `build_wasm_harness()` links tests/c/opus_harness.c over the tio wasm port with them, and the
-  devkit's library build/wasm/native_codec.wasm (host_tools.native.wasm) links them too.
+  `build_wasm_harness()` links tests/c/opus_harness.c over the tio wasm port with them.
 
 Users whose machines reach a registry may instead take libopus from their SDK or the PlatformIO
 library registry; the configuration above is what matters for bit-identical results.

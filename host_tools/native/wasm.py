@@ -1,13 +1,9 @@
 """wasm32 builds of native_codec with clang (freestanding, no libc) and the harness runner.
 
-Two builds, both `clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -Wl,--export-all`:
-- the library build/wasm/native_codec.wasm = native_codec/src/*.c + native_codec/wasm/rt.c,
-  which Node instantiates with no imports (the virtual devkit's codec backend). It links
-  libopus 1.3.1 (wasm32 objects of host_tools.native.opus, from Debian's source package) and is
-  compiled with -DEC_MEDIA_WITH_OPUS, so that the media stack has codec Opus; when libopus cannot
-  be obtained it is built without (a warning on stderr) and Opus is refused as a codec;
-- a harness build/wasm/<program>.wasm = the codecs + tests/c/<program>.c + tests/c/tio_wasm.c +
-  tests/c/tio_rt.c, whose `tio` imports tests/wasm/run_harness.mjs supplies.
+A harness build/wasm/<program>.wasm = the codecs + tests/c/<program>.c + tests/c/tio_wasm.c +
+tests/c/tio_rt.c (`clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -Wl,--export-all`), whose
+`tio` imports tests/wasm/run_harness.mjs supplies: the codecs' vectors on a 32-bit target with
+no libc (host_tools.native.opus builds the Opus harness the same way).
 A build is skipped when the output is newer than every source, header and this file.
 """
 
@@ -83,32 +79,6 @@ def _link(out: Path, sources: list[Path], include_dirs: list[Path], timeout: flo
     return out
 
 
-def _opus_objects(timeout: float) -> tuple[tuple[Path, ...], Path | None]:
-    """libopus's wasm32 objects and its include directory, or ((), None) when libopus cannot be
-    obtained or built here (the library is then built without Opus)."""
-    from host_tools.native import opus
-
-    try:
-        return tuple(opus.wasm_objects(timeout)), opus.SRC / "include"
-    except (opus.FetchError, opus.BuildError, OSError, subprocess.SubprocessError) as exc:
-        print(f"warning: native_codec.wasm is built without Opus: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return (), None
-
-
-def build_library(timeout: float = 600.0) -> Path:
-    """build/wasm/native_codec.wasm: the codecs (and the media stack with Opus, when libopus is
-    available) with the freestanding runtime, no imports."""
-    objects, opus_include = _opus_objects(timeout)
-    return _link(
-        WASM_DIR / "native_codec.wasm",
-        [*_codec_sources(), NATIVE / "wasm" / "rt.c"],
-        [NATIVE / "include", *([opus_include] if opus_include else [])],
-        timeout,
-        objects,
-        ("-DEC_MEDIA_WITH_OPUS",) if objects else (),
-    )
-
-
 def build_harness(program: str = "vectors", timeout: float = 300.0) -> Path:
     """build/wasm/<program>.wasm: tests/c/<program>.c (defines tio_main) over the tio wasm port."""
     main_src = TESTS_C / f"{program}.c"
@@ -145,8 +115,7 @@ def run_harness(wasm: Path, cmdline: str = "", timeout: float = 120.0) -> tuple[
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
-        print(build_library())
-        sys.exit(0)
+        sys.exit("usage: python -m host_tools.native.wasm PROGRAM [ARGS...]")
     status, text = run_harness(build_harness(sys.argv[1]), " ".join(sys.argv[2:]))
     sys.stdout.write(text)
     sys.exit(status)

@@ -86,9 +86,11 @@ class Link:
         device still booting, or nothing). A port that is gone raises TransportError."""
         try:
             with self.console(ref, timeout) as c:
-                return _running(c)
+                active = c.active_image()
         except TimeoutError:
             return None
+        # MCUboot's serial recovery answers the image group with no active image
+        return _as_running(active) if active else None
 
     def wait_running(self, ref: DeviceRef, timeout: float, confirmed: bool = False) -> Running | None:
         """Polls until the application answers (and, with `confirmed`, until its image is)."""
@@ -106,7 +108,7 @@ class Link:
         """Makes the running image permanent (mcumgr image state write, confirm); reads it back."""
         with self.console(ref) as c:
             c.smp.write(1, 0, {"confirm": True})
-            return _running(c)
+            return _as_running(c.active_image())
 
     # ---- back to the previous image
     def revert(self, ref: DeviceRef, prev_hash: str, prev_version: str) -> str:
@@ -147,8 +149,7 @@ class Link:
             await client.disconnect()
 
 
-def _running(c: DeviceConsole) -> Running:
-    active = c.active_image()
+def _as_running(active: dict[str, Any]) -> Running:
     return Running(version=str(active.get("version", "")), hash=bytes(active.get("hash") or b"").hex(),
                    confirmed=bool(active.get("confirmed")))
 

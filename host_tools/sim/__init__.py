@@ -1,8 +1,9 @@
-"""Virtual devkits: MicroPython (the official WebAssembly build) on a pseudo-terminal.
+"""Virtual devkits: MicroPython on an emulated Cortex-M4 board (QEMU mps2-an386, the board folder
+hal/devkit) behind a pseudo-terminal.
 
-One device = one supervisor process (``supervisor.py``: the pty, UART pacing, the power switch)
-running one Node process (``vdk/device.mjs``: the MicroPython VM in a worker, REPL front end,
-flash mirror). ``manager`` starts, stops, lists and power-cuts devices; ``cli.register`` adds the
+One device = one supervisor process (``supervisor.py``: the pty, UART pacing, the power switch,
+the bootloader) running one QEMU (``qemu.py``), the board's flash a littlefs image in its
+state folder (``state.py``). ``manager`` starts, stops, lists and power-cuts devices; ``cli.register`` adds the
 ``edgecall sim`` subcommands.
 """
 from __future__ import annotations

@@ -1,17 +1,14 @@
 """The host's side of a virtual devkit's board: buttons, LEDs, microphone, speaker.
 
-These parts are files in the device's state folder, shared with the device: the WebAssembly
-devkit's worker (hal.vdk: host_tools/sim/vdk/hal_board.mjs, hal_audio.mjs) or the ARM devkit's
-firmware, whose QEMU runs in that folder and reaches it through semihosting (hal.emu:
-hal/devkit/audio.c):
+These parts are files in the device's state folder, shared with the device's firmware, whose QEMU
+runs in that folder and reaches it through semihosting (hal.emu: hal/devkit/audio.c, panel.c):
 - ``buttons.json`` ``{"<n>": {"down": ms, "up": ms, "count": k}}`` (Unix ms), written here;
 - ``leds.json`` ``{"leds": [bool, ...], "changes": n, "time": unix}``, written by the device;
 - ``speaker.raw`` (16-bit LE mono) and ``speaker.times`` / ``mic.times`` (one line per frame:
   ``<unix seconds> <byte offset> <bytes>``, the device's wall clock), written by the device,
   emptied at ``sim start``.
 The microphone's WAV file and the camera's image folder are host paths kept in state.json's
-``extra`` (``mic``, ``camera``): the supervisor gives them to a WebAssembly devkit's Node process;
-an ARM devkit's board reads ``mic.wav``, a link to the WAV made at ``sim start`` (link_mic), and
+``extra`` (``mic``, ``camera``): the board reads ``mic.wav``, a link to the WAV made at ``sim start`` (link_mic), and
 the camera's ``camera.list`` (host_tools/sim/camera.py).
 """
 from __future__ import annotations

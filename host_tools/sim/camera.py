@@ -1,19 +1,17 @@
-"""The host's side of a virtual devkit's camera and display (hal.vdk.camera, hal.vdk.video, and
-the ARM devkit's camera, hal.emu.camera).
+"""The host's side of a virtual devkit's camera and display (hal.emu.camera, hal.emu.video).
 
-An ARM devkit's camera (hal/devkit/camera.c) reads the frames of `sim start --camera DIR` through
+A devkit's camera (hal/devkit/camera.c) reads the frames of `sim start --camera DIR` through
 ``camera.list`` in the device folder, written at ``sim start`` (write_camera_list): one line
 ``<bytes> <path>`` per regular file of DIR in name order, the path through the link ``camera.src``
 (to DIR) in the device folder, lines of at most CAMERA_LINE bytes (files with longer names or a
 newline in the name are left out). The camera takes the files exactly one frame long, in a loop.
 
-Files in the device's state folder, written by the device (host_tools/sim/vdk/hal_video.mjs; on an
-ARM devkit hal/devkit/video.c) and emptied at every ``sim start`` (reset_video):
+Files in the device's state folder, written by the device (hal/devkit/video.c) and emptied at every ``sim start`` (reset_video):
 - ``camera.times``: ``<unix seconds> <camera frame k> <rtp ts>`` per VideoSender.capture();
 - ``display/<seq:06d>.jpg``: each frame a VideoReceiver completed (the JFIF it rebuilt);
 - ``display.times``: ``<unix seconds> <rtp ts> <file name> <bytes>`` per displayed frame.
 
-pattern_frame(k, w, h) regenerates the camera's test pattern (hal_camera.mjs) as the JPEG encoder
+pattern_frame(k, w, h) regenerates the camera's test pattern (hal/devkit/camera.c) as the JPEG encoder
 sees it from the RGB565 camera: frame k, quantised to RGB565 and expanded back to 8 bits by bit
 replication, as ec_jpeg's RGB565 input path does (native_codec/src/jpeg.c fetch_rgb).
 """

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -21,18 +20,6 @@ from rich.table import Table
 from host_tools.sim import manager, state
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TRANSPORT = 0, 1, 2, 3
-_SIZE = re.compile(r"^(\d+)\s*([kKmM]?)(i?[bB])?$")
-
-
-def parse_size(text: str) -> int:
-    """'192K', '192KiB', '1M', '65536' -> bytes."""
-    m = _SIZE.match(text.strip())
-    if not m:
-        raise argparse.ArgumentTypeError(f"bad size {text!r} (e.g. 192K, 1M, 65536)")
-    scale = {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
-    return int(m.group(1)) * scale
-
-
 def _err(msg: str) -> None:
     Console(stderr=True).print(f"[red]edgecall sim:[/red] {msg}")
 
@@ -60,38 +47,15 @@ def _table(devices: Sequence[manager.DeviceInfo]) -> Table:
     return t
 
 
-def factory_firmware() -> dict[str, bytes]:
-    """The firmware built from the working tree, as a board leaves the factory with it."""
-    from host_tools.firmware import build
-
-    return build.files("vdk")
-
-
-def factory_image() -> bytes:
-    """An ARM devkit's factory image: the application's firmware built from the working tree,
-    signed with the development key (what the factory writes into the primary slot)."""
-    from host_tools.firmware import image
-
-    try:
-        return Path(image.build_arm_image().path).read_bytes()
-    except image.ImageBuildError as e:
-        raise manager.SimError(f"the factory image did not build: {e}", 1) from e
-
-
 @_guard
 def cmd_start(args: argparse.Namespace) -> int:
     if args.count < 1:
         _err("--count must be at least 1")
         return EXIT_USAGE
-    if args.kind == state.KIND_ARM:
-        manager.media_extra(args.mic, args.camera)  # bad input before the image build
-        image = None if args.blank else factory_image()
-        devices = manager.start(count=args.count, ids=args.id, baud=args.baud, blank=args.blank,
-                                kind=args.kind, factory_image=image, mic=args.mic, camera=args.camera)
-    else:
-        firmware = None if args.blank else factory_firmware()
-        devices = manager.start(count=args.count, ids=args.id, heap=args.heap, baud=args.baud,
-                                blank=args.blank, mic=args.mic, camera=args.camera, install_files=firmware)
+    manager.media_extra(args.mic, args.camera)  # bad input before the image build
+    image = None if args.blank else manager.factory_image()
+    devices = manager.start(count=args.count, ids=args.id, baud=args.baud, blank=args.blank,
+                            factory_image=image, mic=args.mic, camera=args.camera)
     if args.json:
         print(json.dumps([d.short() for d in devices]))
     else:
@@ -170,18 +134,16 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     sim = subparsers.add_parser("sim", help="virtual devkits (MicroPython on a pty)")
     sub = sim.add_subparsers(dest="sim_cmd", required=True)
 
-    s = sub.add_parser("start", help="start virtual devkits and wait for their REPL")
+    s = sub.add_parser("start", help="start virtual devkits (MicroPython on an emulated Cortex-M4 board, QEMU "
+                                     "mps2-an386) and wait for their REPL")
     s.add_argument("--count", type=int, default=1, help="how many (ids vdk0, vdk1, ... if no --id)")
     s.add_argument("--id", action="append", help="device id (repeatable); a stopped device keeps its flash")
-    s.add_argument("--heap", type=parse_size, default=state.DEFAULT_HEAP, help="MicroPython heap (default 192K)")
     s.add_argument("--baud", type=int, default=state.DEFAULT_BAUD, help="initial line rate (default 115200)")
     s.add_argument("--blank", action="store_true",
-                   help="erase the flash and install nothing (default: install the firmware built from the working tree)")
+                   help="erase the flash and the slots: the devkit boots bare MicroPython (default: the firmware "
+                        "built from the working tree, signed, in the primary slot as a factory leaves it)")
     s.add_argument("--mic", type=Path, help="16-bit mono WAV file the microphone plays (hal audio)")
     s.add_argument("--camera", type=Path, help="folder of raw frames for the camera (hal camera)")
-    s.add_argument("--kind", choices=state.KINDS, default=state.KIND_WASM,
-                   help="wasm: MicroPython's WebAssembly build in Node (default); arm: MicroPython on an "
-                        "emulated Cortex-M4 board (QEMU mps2-an386), its factory image in the primary slot")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_start)
 

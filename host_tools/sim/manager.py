@@ -1,10 +1,9 @@
 """Starting, stopping, listing and power-cutting virtual devkits.
 
 A device's processes are a supervisor (session and process-group leader) and its CPU's process
-(QEMU for an ARM devkit, Node for a WebAssembly one); the
-state folder (state.py) says which pid leads the group. `stop` asks the supervisor to shut down
-(SIGTERM); `power_cut` kills the whole group at once (SIGKILL), so whatever the firmware had not
-closed or synced is lost; either way the flash folder stays and `start` with the same id boots
+(QEMU); the state folder (state.py) says which pid leads the group. `stop` asks the supervisor to
+shut down (SIGTERM); `power_cut` kills the whole group at once (SIGKILL), so whatever the firmware
+had not closed or synced is lost; either way the flash stays and `start` with the same id boots
 from it again.
 """
 from __future__ import annotations
@@ -15,9 +14,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from host_tools.paths import ROOT
 from host_tools.sim import board, line, qemu, state
@@ -102,16 +101,6 @@ def _free_ids(count: int, root: Path | None) -> list[str]:
     return out
 
 
-def _install(flash: Path, files: Mapping[str, bytes]) -> None:
-    for name, data in files.items():
-        rel = PurePosixPath(name.lstrip("/"))
-        if ".." in rel.parts or not rel.parts:
-            raise SimError(f"install_files: bad path {name!r}", 2)
-        target = flash.joinpath(*rel.parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-
-
 def _spawn(d: state.DeviceDir) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     with open(d.supervisor_log, "ab") as log:
@@ -122,64 +111,52 @@ def _spawn(d: state.DeviceDir) -> None:
         )
 
 
+def factory_image() -> bytes:
+    """The factory image: the application's firmware built from the working tree, signed with the
+    development key (what a factory writes into the primary slot)."""
+    from host_tools.firmware import image
+
+    try:
+        return Path(image.build_image().path).read_bytes()
+    except image.ImageBuildError as e:
+        raise SimError(f"the factory image did not build: {e}", 1) from e
+
+
 def start(
     count: int = 1,
     ids: Iterable[str] | None = None,
-    heap: int = state.DEFAULT_HEAP,
     baud: int = state.DEFAULT_BAUD,
     blank: bool = False,
-    install_files: Mapping[str, bytes] | None = None,
     root: Path | None = None,
     timeout: float = BOOT_TIMEOUT,
     mic: Path | None = None,
     camera: Path | None = None,
     boot_key: Path | None = None,
     slot_size: int | None = None,
-    kind: str | None = None,
     factory_image: bytes | None = None,
     icount_shift: int | None = None,
     qemu_plugin: str | None = None,
 ) -> list[DeviceInfo]:
-    """Starts devices and waits until each REPL is up.
+    """Starts devkits (MicroPython on QEMU mps2-an386) and waits until each REPL is up.
 
     `ids` names the devices (a stopped device keeps its flash); otherwise `count` devices get the
-    lowest free ids `vdkN`. `blank` empties the flash first; `install_files` (path -> contents)
-    are then written into it, e.g. by the firmware installer. `mic` is a 16-bit mono WAV file the
-    microphone of hal.vdk.audio plays, `camera` a folder of raw frames for hal.vdk.camera (see
-    board.py); the speaker recording starts empty. The bootloader's config gets the public key of
-    `boot_key` (default: the development key build/keys/dev-ed25519.pem, created on first use);
-    `blank` also erases its slots.
+    lowest free ids `vdkN`. A device's flash is a littlefs image (flash.bin, formatted at its first
+    boot); `blank` erases it and the bootloader's slots. An empty primary slot boots the base
+    firmware (MicroPython as a board's maker ships it: no hal, no application;
+    host_tools/native/devkit.py builds it on first use); `factory_image` (a signed image, see factory_image()) is written into the primary slot,
+    confirmed, as a factory would. `mic` is a 16-bit mono WAV file the microphone plays, `camera`
+    a folder of raw frames for the camera (hal.emu, hal/devkit/audio.c and camera.c find them
+    through mic.wav and camera.list in the device folder); the speaker recording starts empty.
+    The bootloader's config gets the public key of `boot_key` (default: the development key
+    build/keys/dev-ed25519.pem, created on first use).
 
-    `kind` "arm" starts ARM devkits (MicroPython on QEMU mps2-an386): their flash is a littlefs
-    image (flash.bin, formatted at first boot) and an empty primary slot boots the base firmware
-    (host_tools/native/devkit.py builds it on first use); `factory_image` (a signed ARM image) is
-    written into the primary slot, confirmed, as a factory would; `install_files` is for
-    WebAssembly devkits only so far. Their microphone and camera (hal.emu, hal/devkit/audio.c and
-    camera.c) find `mic` and `camera` through mic.wav and camera.list in the device folder.
-
-    For measurements, an ARM devkit's QEMU can run under `-icount shift=N` (`icount_shift`) and with
-    a TCG plugin (`qemu_plugin`, QEMU's -plugin argument, relative paths from the device folder);
-    both stay with the device's state until it is started again without them.
+    For measurements, QEMU can run under `-icount shift=N` (`icount_shift`) and with a TCG plugin
+    (`qemu_plugin`, QEMU's -plugin argument, relative paths from the device folder); both stay
+    with the device's state until it is started again without them.
     """
-    from host_tools.sim.setup import ensure_node_modules
-
     names = list(ids) if ids else _free_ids(count, root)
-    if heap < 16 * 1024:
-        raise SimError("heap must be at least 16 KiB", 2)
     if baud not in line.STANDARD_BAUDS:
         raise SimError(f"unsupported baud rate {baud} (standard rates: 9600, 115200, ...)", 2)
-    if kind is None:  # a device started before keeps its kind
-        known = [_device_dir(n, root) for n in names]
-        kind = next((d.read().kind for d in known if d.exists()), state.KIND_WASM)
-    if kind not in state.KINDS:
-        raise SimError(f"unknown devkit kind {kind!r} (one of {', '.join(state.KINDS)})", 2)
-    arm = kind == state.KIND_ARM
-    if arm and install_files:
-        raise SimError("ARM devkits do not take files yet", 2)
-    if arm and heap != state.DEFAULT_HEAP:
-        raise SimError("an ARM devkit's heap is built into its firmware (192 KiB)", 2)
-    if not arm and (icount_shift is not None or qemu_plugin):
-        raise SimError("-icount and QEMU plugins are for ARM devkits (QEMU) only", 2)
     if icount_shift is not None and not 0 <= icount_shift <= qemu.ICOUNT_SHIFT_MAX:
         raise SimError(f"icount shift must be 0..{qemu.ICOUNT_SHIFT_MAX}, not {icount_shift}", 2)
     dirs = [_device_dir(n, root) for n in names]
@@ -187,49 +164,36 @@ def start(
     for d in dirs:
         if d.exists() and _alive(d.read().pid, d.path):
             raise SimError(f"device {d.id} is already running (pid {d.read().pid})", 2)
-    if arm:
-        extra["base_firmware"] = str(_base_firmware())
-        if icount_shift is not None:
-            extra["icount_shift"] = str(icount_shift)
-        if qemu_plugin:
-            extra["qemu_plugin"] = qemu_plugin
-    else:
-        ensure_node_modules()
+    extra["base_firmware"] = str(_base_firmware())
+    if icount_shift is not None:
+        extra["icount_shift"] = str(icount_shift)
+    if qemu_plugin:
+        extra["qemu_plugin"] = qemu_plugin
     from host_tools.firmware import keys
-    from host_tools.firmware.image import ARM_SLOT_SIZE
+    from host_tools.firmware.image import SLOT_SIZE
     from host_tools.sim.bootloader import store as boot_store
 
     key = Path(boot_key) if boot_key else keys.dev_key()
     for d in dirs:
-        if blank and d.flash.exists():
-            shutil.rmtree(d.flash)
         if blank:
-            (d.path / qemu.FLASH_FILE).unlink(missing_ok=True)
-        if arm:
-            check_flash(d.path / qemu.FLASH_FILE)
-        if blank and (d.path / "boot").exists():
-            shutil.rmtree(d.path / "boot")
+            d.flash.unlink(missing_ok=True)
+            if (d.path / "boot").exists():
+                shutil.rmtree(d.path / "boot")
+        check_flash(d.flash)
         old_cfg = boot_store.BootStore(d.path).config() if (d.path / "boot" / "config.json").exists() else {}
-        default_slot = ARM_SLOT_SIZE if arm else boot_store.DEFAULT_SLOT_SIZE  # an ARM image is the firmware
         boot_store.write_config(d.path, keys.public_der(key), keys.key_hash(key),
-                                slot_size or int(old_cfg.get("slot_size", default_slot)),
+                                slot_size or int(old_cfg.get("slot_size", SLOT_SIZE)),
                                 bool(old_cfg.get("allow_downgrade", False)), int(old_cfg.get("swap_step_ms", 0)))
-        d.flash.mkdir(parents=True, exist_ok=True)
         if factory_image is not None:
             store = boot_store.BootStore(d.path)
             if store.slot(0) != factory_image:
-                store.write_slot(0, factory_image)
-                store.write_trailer(0, {"test": False})
-        if install_files:
-            _install(d.flash, install_files)
-        d.write(state.DeviceState(id=d.id, heap=heap, baud=baud, status=state.STATUS_STARTING,
-                                  extra=dict(extra), kind=kind))
+                store.write_slot(0, factory_image)  # programmed, as a factory does: it boots as it is
+        d.write(state.DeviceState(id=d.id, baud=baud, status=state.STATUS_STARTING, extra=dict(extra)))
         d.device_log.unlink(missing_ok=True)
         board.reset_audio(d)
         reset_video(d)
-        if arm:  # the board's microphone and camera read their sources from the device folder
-            board.link_mic(d, extra.get("mic"))
-            write_camera_list(d, extra.get("camera"))
+        board.link_mic(d, extra.get("mic"))  # the board's microphone and camera read their sources
+        write_camera_list(d, extra.get("camera"))  # from the device folder
         _spawn(d)
     return [_wait_running(d, timeout) for d in dirs]
 
@@ -352,7 +316,7 @@ def press(device_id: str, button: int = 0, hold_ms: int = 100, root: Path | None
 
 
 def leds(device_id: str, root: Path | None = None) -> list[bool]:
-    """The LED states a device last showed (hal.vdk.led)."""
+    """The LED states a device last showed (hal.emu.led)."""
     d = _device_dir(device_id, root)
     if not d.exists():
         raise SimError(f"no device {device_id} (see 'edgecall sim list')", 2)
@@ -375,7 +339,7 @@ def power_cut(device_id: str, root: Path | None = None) -> bool:
         while time.monotonic() < deadline and Path(f"/proc/{st.pid}").exists():
             _reap_if_child(st.pid)
             time.sleep(0.005)
-    d.update(status=state.STATUS_OFF, pid=None, node_pid=None, port=None)
+    d.update(status=state.STATUS_OFF, pid=None, cpu_pid=None, port=None)
     return was_alive
 
 

@@ -1,7 +1,8 @@
 """Where a virtual devkit keeps its state on the host, and how that state is read and written.
 
 Each device has a folder ``<root>/<ID>/`` (root: ``build/sim`` of the project, or
-``$EDGECALL_SIM_DIR``) holding ``flash/`` (the device's filesystem), ``state.json`` (its
+``$EDGECALL_SIM_DIR``) holding ``flash.bin`` (the board's flash: littlefs), ``boot/`` (the
+bootloader's slots, see host_tools/sim/bootloader), ``state.json`` (its
 configuration and, while it runs, the supervisor pid and pty path) and the logs
 ``supervisor.log`` and ``device.log``. ``state.json`` is replaced atomically (temp + rename).
 """
@@ -17,9 +18,6 @@ from pathlib import Path
 from host_tools.paths import BUILD
 
 DEFAULT_HEAP = 192 * 1024
-KIND_WASM = "wasm"  # MicroPython's WebAssembly build in Node (host_tools/sim/vdk)
-KIND_ARM = "arm"  # MicroPython's ports/qemu on QEMU mps2-an386 (hal/devkit, host_tools/sim/qemu.py)
-KINDS = (KIND_WASM, KIND_ARM)
 DEFAULT_BAUD = 115200
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -27,7 +25,7 @@ STATUS_STARTING = "starting"  # supervisor spawned, no pty yet
 STATUS_BOOTING = "booting"  # pty up, MicroPython starting
 STATUS_RUNNING = "running"  # REPL up
 STATUS_BOOTLOADER = "bootloader"  # machine.bootloader(): the application stopped
-STATUS_CRASHED = "crashed"  # the Node process kept dying; the supervisor gave up restarting it
+STATUS_CRASHED = "crashed"  # QEMU kept dying; the supervisor gave up restarting it
 STATUS_OFF = "off"  # no process (stopped, power cut, or never started)
 
 
@@ -55,11 +53,10 @@ class DeviceState:
     baud: int = DEFAULT_BAUD
     status: str = STATUS_OFF
     pid: int | None = None  # the supervisor (process group leader)
-    node_pid: int | None = None  # the CPU's process: Node (wasm) or QEMU (arm)
+    cpu_pid: int | None = None  # the CPU's process: QEMU
     port: str | None = None
     boots: int = 0
     extra: dict[str, str] = field(default_factory=dict)
-    kind: str = KIND_WASM
 
 
 class DeviceDir:
@@ -71,7 +68,8 @@ class DeviceDir:
 
     @property
     def flash(self) -> Path:
-        return self.path / "flash"
+        """The board's flash, the littlefs image the firmware mounts (hal/devkit/flashbdev.c)."""
+        return self.path / "flash.bin"
 
     @property
     def state_file(self) -> Path:

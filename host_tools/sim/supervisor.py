@@ -2,17 +2,16 @@
 
 It is the device's board around the CPU: it owns the pseudo-terminal (the USB-serial bridge the
 host opens), paces both directions at the line rate the host set on it (read from the master
-side, see line.py), and runs the CPU's process with its stdin/stdout as the UART: QEMU for an ARM
-devkit (kind "arm", host_tools/sim/qemu.py), Node (vdk/device.mjs) for a WebAssembly one. A hard
-reset (machine.reset(): the process exits with HARD_RESET_EXIT) starts a new process on the same
-pty; so does a watchdog reset (QEMU under -no-reboot exits with 0) and a crash, a few times.
-SIGTERM stops the device. A power cut is SIGKILL of the whole process group (this process leads
-it), done by the manager.
+side, see line.py), and runs the CPU's process, QEMU (host_tools/sim/qemu.py), with its
+stdin/stdout as the UART. A hard reset (machine.reset(): QEMU exits with qemu.EXIT_RESET) starts
+a new QEMU on the same pty; so does a watchdog reset (QEMU under -no-reboot exits with 0) and a
+crash, a few times. SIGTERM stops the device. A power cut is SIGKILL of the whole process group
+(this process leads it), done by the manager.
 
-Before each start of Node the bootloader (host_tools/sim/bootloader, MCUboot semantics) runs in
-this process: it finishes or reverts swaps and installs the primary image into the flash folder.
-When it finds no bootable image, or the firmware calls machine.bootloader(), Node is not (or no
-longer) running and the bootloader's SMP server answers on the pty instead (serial recovery),
+Before each start of QEMU the bootloader (host_tools/sim/bootloader, MCUboot semantics) runs in
+this process: it finishes or reverts swaps and chooses the firmware binary QEMU boots. When it
+finds no bootable image, or the firmware calls machine.bootloader() (QEMU exits with
+qemu.EXIT_BOOTLOADER), the bootloader's SMP server answers on the pty instead (serial recovery),
 paced like the application's UART.
 """
 from __future__ import annotations
@@ -22,7 +21,6 @@ import fcntl
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,8 +33,6 @@ from host_tools.sim.bootloader import Bootloader
 from host_tools.sim.bootloader.smp_server import SmpServer
 from host_tools.sim.pacing import Pacer
 
-VDK = Path(__file__).resolve().parent / "vdk"
-HARD_RESET_EXIT = qemu.EXIT_RESET
 F_SETPIPE_SZ = 1031
 PIPE_BYTES = 4096  # a small TX FIFO: the VM blocks on print() when the host side is behind
 STALL_DROP_SECONDS = 0.5  # host not reading the pty for this long: drop output, as a UART would
@@ -49,11 +45,6 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def node_binary() -> str:
-    found = shutil.which("node") or "/usr/bin/node"
-    return found
-
-
 class Supervisor:
     def __init__(self, device_dir: Path) -> None:
         self.dir = state.DeviceDir(device_dir.name, device_dir.parent)
@@ -63,17 +54,16 @@ class Supervisor:
         os.set_blocking(self.master, False)
         self.port = os.ttyname(self.slave)
         self.rx, self.tx = Pacer(), Pacer()
-        self.to_node = b""  # received from the host, not yet taken by the device
+        self.to_cpu = b""  # received from the host, not yet taken by the device
         self.to_host = b""  # sent by the device, not yet on the wire
         self.stalled_since: float | None = None
         self.crashes: list[float] = []
         self.stopping = False
-        self.node: subprocess.Popen[bytes] | None = None
+        self.cpu: subprocess.Popen[bytes] | None = None
         self.ctl_r = -1
         self.ctl_buf = b""
-        self.boot = Bootloader(self.dir.path, log=log, kind=self.cfg.kind)
+        self.boot = Bootloader(self.dir.path, log=log)
         self.recovery: SmpServer | None = None  # serial recovery (bootloader mode) while set
-        self.want_recovery = False
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(wake_w, False)
@@ -85,12 +75,12 @@ class Supervisor:
     def _on_term(self, *_: object) -> None:
         self.stopping = True
 
-    # ---- the Node process
+    # ---- the CPU (QEMU)
     def enter_recovery(self, reason: str) -> None:
         log(f"bootloader: serial recovery ({reason})")
         self.recovery = SmpServer(self.boot)
-        self.to_node = b""
-        self.dir.update(status=state.STATUS_BOOTLOADER, node_pid=None)
+        self.to_cpu = b""
+        self.dir.update(status=state.STATUS_BOOTLOADER, cpu_pid=None)
 
     def spawn(self, reset_cause: int) -> None:
         self.recovery = None
@@ -106,23 +96,19 @@ class Supervisor:
             return
         ctl_r, ctl_w = os.pipe()
         device_log: IO[bytes] = open(self.dir.device_log, "ab")  # noqa: SIM115 (child keeps it)
-        if self.cfg.kind == state.KIND_ARM:
-            kernel = decision.kernel or Path(self.cfg.extra["base_firmware"])
-            shift = self.cfg.extra.get("icount_shift")  # measurements only (manager.start)
-            cmd = qemu.command(kernel, state.unique_id(self.cfg.id), reset_cause, ctl_w,
-                               icount_shift=int(shift) if shift is not None else None,
-                               plugin=self.cfg.extra.get("qemu_plugin") or None)
-            cwd = self.dir.path
-        else:
-            cmd, cwd = self.node_command(reset_cause, ctl_w), VDK
-        self.node = subprocess.Popen(
+        kernel = decision.kernel or Path(self.cfg.extra["base_firmware"])
+        shift = self.cfg.extra.get("icount_shift")  # measurements only (manager.start)
+        cmd = qemu.command(kernel, state.unique_id(self.cfg.id), reset_cause, ctl_w,
+                           icount_shift=int(shift) if shift is not None else None,
+                           plugin=self.cfg.extra.get("qemu_plugin") or None)
+        self.cpu = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=device_log,
-            pass_fds=(ctl_w,), cwd=cwd,
+            pass_fds=(ctl_w,), cwd=self.dir.path,
         )
         device_log.close()
         os.close(ctl_w)
-        assert self.node.stdin is not None and self.node.stdout is not None
-        for pipe in (self.node.stdin, self.node.stdout):
+        assert self.cpu.stdin is not None and self.cpu.stdout is not None
+        for pipe in (self.cpu.stdin, self.cpu.stdout):
             try:
                 fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, PIPE_BYTES)
             except OSError:
@@ -130,52 +116,32 @@ class Supervisor:
             os.set_blocking(pipe.fileno(), False)
         self.ctl_r = ctl_r
         self.ctl_buf = b""
-        self.to_node = b""
-        self.dir.update(node_pid=self.node.pid, status=state.STATUS_BOOTING)
-        log(f"{Path(cmd[0]).name} {self.node.pid} started (reset cause {reset_cause})")
-
-    def node_command(self, reset_cause: int, ctl_w: int) -> list[str]:
-        cmd = [
-            node_binary(),
-            str(VDK / "device.mjs"),
-            "--flash", str(self.dir.flash),
-            "--uid", state.unique_id(self.cfg.id),
-            "--heap", str(self.cfg.heap),
-            "--reset-cause", str(reset_cause),
-            "--control-fd", str(ctl_w),
-            "--state-dir", str(self.dir.path),
-        ]
-        for key in ("mic", "camera"):  # hal.vdk.audio / .camera sources (manager.start)
-            if self.cfg.extra.get(key):
-                cmd += [f"--{key}", self.cfg.extra[key]]
-        return cmd
+        self.to_cpu = b""
+        self.dir.update(cpu_pid=self.cpu.pid, status=state.STATUS_BOOTING)
+        log(f"{Path(cmd[0]).name} {self.cpu.pid} started (reset cause {reset_cause})")
 
     def reap(self) -> None:
-        """Called when the Node process has gone: restart it as a board would come back."""
-        assert self.node is not None
-        rc = self.node.wait()
+        """Called when QEMU has gone: restart it as a board would come back."""
+        assert self.cpu is not None
+        rc = self.cpu.wait()
         os.close(self.ctl_r)
-        self.node = None
+        self.cpu = None
         if self.stopping:
             return
-        if self.want_recovery:
-            self.want_recovery = False
-            self.enter_recovery("machine.bootloader()")
-            return
-        if rc == HARD_RESET_EXIT:
+        if rc == qemu.EXIT_RESET:
             log("hard reset")
             self.spawn(RESET_HARD)
             return
-        if self.cfg.kind == state.KIND_ARM and rc == qemu.EXIT_BOOTLOADER:
+        if rc == qemu.EXIT_BOOTLOADER:
             self.enter_recovery("machine.bootloader()")
             return
         now = time.monotonic()
         self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW] + [now]
-        log(f"{'watchdog reset' if self.cfg.kind == state.KIND_ARM and rc == qemu.EXIT_WATCHDOG else 'exited'}"
+        log(f"{'watchdog reset' if rc == qemu.EXIT_WATCHDOG else 'exited'}"
             f" (status {rc})")
         if len(self.crashes) >= MAX_CRASHES:
             log("crashing repeatedly: giving up (see device.log)")
-            self.dir.update(status=state.STATUS_CRASHED, node_pid=None)
+            self.dir.update(status=state.STATUS_CRASHED, cpu_pid=None)
             return
         self.spawn(RESET_WATCHDOG)
 
@@ -191,9 +157,6 @@ class Supervisor:
             if event == "ready":
                 st = self.dir.read()
                 self.dir.update(status=state.STATUS_RUNNING, boots=st.boots + 1)
-            elif event == "bootloader" and self.node is not None:
-                self.want_recovery = True  # the application stopped: the bootloader takes the port
-                self.node.kill()
 
     # ---- the loop
     def run(self) -> int:
@@ -211,20 +174,20 @@ class Supervisor:
         rlist: list[int] = [self.wake_r]
         wlist: list[int] = []
         timeout: float | None = None
-        node = self.node
-        if node is not None:
-            assert node.stdin is not None and node.stdout is not None
+        cpu = self.cpu
+        if cpu is not None:
+            assert cpu.stdin is not None and cpu.stdout is not None
             rlist.append(self.ctl_r)
             # host -> device
-            if self.to_node:
-                wlist.append(node.stdin.fileno())
+            if self.to_cpu:
+                wlist.append(cpu.stdin.fileno())
             elif self.rx.ready(now):
                 rlist.append(self.master)
             else:
                 timeout = self.rx.wait(now)
             # device -> host
             if not self.to_host:
-                rlist.append(node.stdout.fileno())
+                rlist.append(cpu.stdout.fileno())
         elif self.recovery is not None:
             if self.recovery.reset_requested and not self.to_host:
                 log("bootloader: reset")
@@ -253,27 +216,27 @@ class Supervisor:
                 os.read(self.wake_r, 512)
             except BlockingIOError:
                 pass
-        if node is not None:
-            assert node.stdin is not None and node.stdout is not None
+        if cpu is not None:
+            assert cpu.stdin is not None and cpu.stdout is not None
             if self.ctl_r in readable:
                 data = os.read(self.ctl_r, 4096)
                 if data:
                     self.on_control(data)
             if self.master in readable:
                 self.read_host(rate, now)
-            if node.stdin.fileno() in writable:
-                self.write_node(node.stdin.fileno())
-            if node.stdout.fileno() in readable:
-                data = self._read(node.stdout.fileno(), Pacer.chunk_size(rate))
+            if cpu.stdin.fileno() in writable:
+                self.write_cpu(cpu.stdin.fileno())
+            if cpu.stdout.fileno() in readable:
+                data = self._read(cpu.stdout.fileno(), Pacer.chunk_size(rate))
                 if data == b"":
                     self.reap()
                     return
                 self.to_host += data
         elif self.recovery is not None and self.master in readable:
             self.read_host(rate, now)
-            if self.to_node:
-                self.to_host += self.recovery.feed(self.to_node)
-                self.to_node = b""
+            if self.to_cpu:
+                self.to_host += self.recovery.feed(self.to_cpu)
+                self.to_cpu = b""
         if self.to_host:
             if self.master in writable:
                 self.write_host(rate, now)
@@ -298,17 +261,17 @@ class Supervisor:
         data = self._read(self.master, Pacer.chunk_size(rate))
         if data:
             self.rx.sent(len(data), rate, now)
-            self.to_node = data
+            self.to_cpu = data
 
-    def write_node(self, fd: int) -> None:
+    def write_cpu(self, fd: int) -> None:
         try:
-            n = os.write(fd, self.to_node)
+            n = os.write(fd, self.to_cpu)
         except BlockingIOError:
             return
         except BrokenPipeError:
-            self.to_node = b""
+            self.to_cpu = b""
             return
-        self.to_node = self.to_node[n:]
+        self.to_cpu = self.to_cpu[n:]
 
     def write_host(self, rate: float, now: float) -> None:
         chunk = self.to_host[: Pacer.chunk_size(rate)]
@@ -321,15 +284,15 @@ class Supervisor:
         self.to_host = self.to_host[n:]
 
     def shutdown(self) -> None:
-        node = self.node
-        if node is not None:
-            node.terminate()
+        cpu = self.cpu
+        if cpu is not None:
+            cpu.terminate()
             try:
-                node.wait(timeout=2)
+                cpu.wait(timeout=2)
             except subprocess.TimeoutExpired:
-                node.kill()
-                node.wait()
-        self.dir.update(status=state.STATUS_OFF, pid=None, node_pid=None, port=None)
+                cpu.kill()
+                cpu.wait()
+        self.dir.update(status=state.STATUS_OFF, pid=None, cpu_pid=None, port=None)
         log("stopped")
 
 

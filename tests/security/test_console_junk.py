@@ -20,7 +20,7 @@ import pytest
 from host_tools.device.console import DeviceConsole
 from host_tools.device.resolve import resolve
 from host_tools.transport import SerialTransport, TransportError, open_port
-from host_tools.firmware.image import build_arm_image
+from host_tools.firmware.image import build_image
 from host_tools.sim import manager
 from tests.devkits import devkits, sim_dir
 
@@ -35,8 +35,8 @@ JUNK = bytes(b for b in range(256) if b not in (0x03, 0x04))
 def arm_devkit(root: Path) -> Iterator[Path]:
     """An ARM devkit running the application's image (the console is the application's stdin)."""
     with sim_dir(root):
-        image = Path(build_arm_image().path).read_bytes()
-        manager.start(ids=[DEVICE], root=root, kind="arm", factory_image=image)
+        image = Path(build_image().path).read_bytes()
+        manager.start(ids=[DEVICE], root=root, factory_image=image)
         yield root
 
 

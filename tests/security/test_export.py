@@ -37,11 +37,10 @@ BYSTANDER = "bystander"
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("images")
-    broken = dict(image.image_files("1.3.0"))
-    broken["main.py"] = b"raise RuntimeError('this image never comes up')\n"
+    broken = {"edgecall/app.py": b"raise RuntimeError('this image never comes up')\n"}
     return {"1.0.0": Path(image.build_image(version="1.0.0", out=out / "1.0.0.bin").path),
             "1.1.0": Path(image.build_image(version="1.1.0", out=out / "1.1.0.bin").path),
-            "broken": Path(image.build_image(version="1.3.0", out=out / "broken.bin", files=broken).path)}
+            "broken": Path(image.build_image(version="1.3.0", out=out / "broken.bin", overrides=broken).path)}
 
 
 @pytest.fixture()
@@ -74,12 +73,13 @@ def test_printed_urls_work_with_stock_clients_and_the_export_stops_only_its_own(
     try:
         url = info["devices"][0]["url"]
         assert running(root) == {BYSTANDER, "desk-vdk0"}
-        p = subprocess.run([sys.executable, "-m", "mpremote", "connect", url, "resume", "exec", "print(6 * 7)"],
-                           capture_output=True, text=True, timeout=60)  # stock mpremote, the URL as printed
-        assert p.returncode == 0 and p.stdout.strip().splitlines()[-1] == "42", p.stdout + p.stderr
         port = serial.serial_for_url(url, baudrate=115200, timeout=0.1)  # stock pyserial, the URL as printed
         with SerialTransport(port, url) as tr:
-            assert DeviceConsole(tr, timeout=10).wait_ready(30)["backend"] == "vdk"
+            assert DeviceConsole(tr, timeout=10).wait_ready(30)["backend"] == "devkit"
+        # stock mpremote, the URL as printed (it interrupts the application, as on a board)
+        p = subprocess.run([sys.executable, "-m", "mpremote", "connect", url, "exec", "print(6 * 7)"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0 and p.stdout.strip().splitlines()[-1] == "42", p.stdout + p.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(60)

@@ -25,7 +25,7 @@ from host_tools.smp.client import SmpError
 from host_tools.smp.serial import FrameDecoder
 from host_tools.token import accesstoken2 as at
 from host_tools.transport import SerialTransport, open_port
-from tests.devkits import devkits
+from tests.devkits import device_token as read_token, devkits
 
 APP = "970CA35de60c44645bbae8a215061b33"
 CERT = "5CFd2fd1755d40ecb72977518be15d3b"
@@ -72,13 +72,8 @@ def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 
 
 def device_token() -> str:
-    """The token in the device's storage, over the raw REPL (never over the console)."""
-    port = resolve(None, DEVICE).port
-    p = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "resume", "exec",
-                        "from edgecall import provision; print(provision.token())"],
-                       capture_output=True, text=True, timeout=60)
-    token = p.stdout.strip().splitlines()[-1]
-    assert token.startswith("007"), p.stdout + p.stderr
+    token = read_token(resolve(None, DEVICE).port)
+    assert token is not None and token.startswith("007"), token
     return token
 
 

@@ -6,7 +6,7 @@ it keeps lives in the device folder's boot/ (see store.py). At every reset the s
 slot, hand it to the CPU, then the supervisor starts MicroPython — or stays in serial recovery,
 where `SmpServer` (smp_server.py) speaks SMP image/OS management on the pty.
 
-The update path it claims, on an ARM devkit: MCUboot with swap-using-scratch, and its serial
+The update path it claims: MCUboot with swap-using-scratch, and its serial
 recovery built with direct image upload and the image state group (recovery.py). `edgecall flash`
 and `smpmgr image upload --slot 2` put an image into the secondary slot, mark it for a test boot or
 permanently, and reset; the bootloader swaps it in; the firmware confirms itself by writing
@@ -17,9 +17,6 @@ file (trailer.py, slots.py, arm.py), which the application's mcumgr image group 
 does: restarted at offset 0, verified at the next boot. Ours beyond MCUboot, said where they are:
 an interrupted upload into the secondary slot resumes (as mcumgr's img_mgmt does), uploads are
 verified before they land, and a downgrade needs "force".
-
-On a WebAssembly devkit the boot state is JSON beside the slots and the application's flag
-flash/.boot/image_ok (hal/boot.py: confirm()).
 """
 from host_tools.sim.bootloader.boot import Bootloader, Decision
 from host_tools.sim.bootloader.store import BootStore, write_config

@@ -4,22 +4,18 @@ mcumgr console framing (host_tools/smp/serial.py's codec); SMP v1/v2 headers, an
 request's version. Groups (numbers as Zephyr's mcumgr):
   image (1): 0 state read / write, 1 upload, 5 erase
   OS (0):    0 echo, 5 reset, 6 mcumgr parameters, 8 bootloader info ({"query": "mode"}: the
-             MCUboot mode); on an ARM devkit also 7 OS info with format "i" (hardware platform:
+             MCUboot mode); 7 OS info with format "i" (hardware platform:
              the board's machine) — a port-specific command of ours, which `edgecall flash` asks
              to refuse an image for another board before uploading it
 Errors: {"rc": MGMT_ERR, "rsn": text}.
 
-An ARM devkit's image group is MCUboot's serial recovery with direct image upload and image state
+The image group is MCUboot's serial recovery with direct image upload and image state
 (recovery.py: state from the slots' trailers; "image" 0/1 uploads write the primary slot
-directly, "image" 2 the secondary). The upload into the secondary slot is the same for both kinds:
-a first chunk with the sha of the upload in progress answers that upload's offset, so a host
-resumes after a disconnect or a reset (as mcumgr's img_mgmt does; MCUboot's own serial recovery
-starts over), and the complete image is verified — hash, key, signature, and an archive on a
-WebAssembly devkit or firmware for this board (armimage) on an ARM one — before it lands in the
-secondary slot. A WebAssembly devkit's image group keeps its state in JSON beside the slots:
-state read lists both slots with every flag; a state write {"hash", "confirm"} marks the secondary
-for test or permanent, or confirms the primary (a downgrade is refused unless {"force": true} or
-the bootloader config allows it); uploads with "image" 0 or 2 go to the secondary slot.
+directly, "image" 2 the secondary). In the upload into the secondary slot a first chunk with the
+sha of the upload in progress answers that upload's offset, so a host resumes after a disconnect
+or a reset (as mcumgr's img_mgmt does; MCUboot's own serial recovery starts over), and the
+complete image is verified — hash, key, signature, firmware for this board (armimage) — before it
+lands in the secondary slot.
 """
 from __future__ import annotations
 
@@ -29,7 +25,7 @@ from typing import Any
 
 import cbor2
 
-from host_tools.firmware import archive, armimage, mcuboot
+from host_tools.firmware import armimage, mcuboot
 from host_tools.sim.bootloader.boot import Bootloader
 from host_tools.sim.bootloader.recovery import DIRECT_PRIMARY, SECONDARY, ArmImageGroup, Refused
 from host_tools.smp.serial import OP_READ, OP_WRITE, FrameDecoder, Header, encode_frames
@@ -60,12 +56,10 @@ class SmpServer:
         self.reset_requested = False
         self.handlers: dict[tuple[int, int], Handler] = {
             (GROUP_OS, 0): self.echo, (GROUP_OS, 5): self.reset, (GROUP_OS, 6): self.params,
-            (GROUP_OS, 8): self.bootloader_info, (GROUP_IMAGE, 0): self.state,
-            (GROUP_IMAGE, 1): self.upload, (GROUP_IMAGE, 5): self.erase,
+            (GROUP_OS, 7): self.os_info, (GROUP_OS, 8): self.bootloader_info,
+            (GROUP_IMAGE, 0): self.state, (GROUP_IMAGE, 1): self.upload, (GROUP_IMAGE, 5): self.erase,
         }
-        self.arm = ArmImageGroup(boot.mcuboot) if boot.mcuboot is not None else None
-        if self.arm is not None:
-            self.handlers[(GROUP_OS, 7)] = self.os_info
+        self.arm = ArmImageGroup(boot.mcuboot)
         self.target = SECONDARY  # the slot of the upload in progress ("image" of its first chunk)
 
     # ---- bytes in, bytes out
@@ -111,8 +105,7 @@ class SmpServer:
 
     def bootloader_info(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
         if req.get("query") == "mode":
-            mode = MODE_SWAP_USING_SCRATCH if self.arm is not None else 0
-            return {"mode": mode, "no-downgrade": not self.store.config().get("allow_downgrade", False)}
+            return {"mode": MODE_SWAP_USING_SCRATCH, "no-downgrade": not self.store.config().get("allow_downgrade", False)}
         return {"bootloader": "MCUboot"}
 
     def os_info(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
@@ -122,52 +115,8 @@ class SmpServer:
         return {"output": " ".join(OS_INFO[ch] for ch in OS_INFO if ch in fmt)}
 
     # ---- image state
-    def _slot_info(self, n: int) -> dict[str, Any] | None:
-        raw = self.store.slot(n)
-        if raw is None:
-            return None
-        try:
-            img = mcuboot.parse(raw)
-        except mcuboot.InvalidImage:
-            return None
-        t = self.store.trailer(n)
-        if n == 0:
-            confirmed = self.store.image_ok(img.hash) or not t.get("test")
-            flags = {"active": True, "confirmed": confirmed, "pending": False, "permanent": False}
-        else:
-            flags = {"active": False, "confirmed": False, "pending": bool(t.get("pending")),
-                     "permanent": bool(t.get("pending") and t.get("permanent"))}
-        return {"image": 0, "slot": n, "version": str(img.version), "hash": img.hash,
-                "bootable": True, **flags}
-
     def state(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
-        if self.arm is not None:
-            return self.arm.state(req, write)
-        if write:
-            self._state_write(req)
-        images = [i for i in (self._slot_info(0), self._slot_info(1)) if i is not None]
-        return {"images": images, "splitStatus": 0}
-
-    def _state_write(self, req: dict[str, Any]) -> None:
-        want = req.get("hash")
-        confirm = bool(req.get("confirm"))
-        s0, s1 = self._slot_info(0), self._slot_info(1)
-        if want is None or (s0 is not None and want == s0["hash"]):
-            if not confirm or s0 is None:
-                raise MgmtFail(EINVAL, "nothing to do: give the hash of the secondary image, or confirm")
-            self.store.set_image_ok(s0["hash"])
-            self.store.write_trailer(0, {"test": False})
-            return
-        if s1 is None or want != s1["hash"]:
-            raise MgmtFail(ENOENT, "no image with that hash")
-        cand = self.boot.verify(self.store.slot(1))
-        if cand is None:
-            raise MgmtFail(ECORRUPT, "the secondary image does not verify")
-        cur = self.boot.primary()
-        force = bool(req.get("force")) or bool(self.store.config().get("allow_downgrade"))
-        if cur is not None and cand.version.key() < cur.version.key() and not force:
-            raise MgmtFail(EBADSTATE, f"downgrade refused: {cand.version} is older than the running {cur.version}")
-        self.store.write_trailer(1, {"pending": True, "permanent": confirm, "force": force})
+        return self.arm.state(req, write)
 
     # ---- upload
     def _upload_state(self) -> dict[str, Any]:
@@ -188,14 +137,13 @@ class SmpServer:
         if off == 0:
             target = req.get("image", 0)
             target = 0 if target is None else target
-            if target in DIRECT_PRIMARY and self.arm is not None:
+            if target in DIRECT_PRIMARY:
                 self.target = 0
-            elif target == SECONDARY or (target == 0 and self.arm is None):
+            elif target == SECONDARY:
                 self.target = SECONDARY
             else:
-                raise MgmtFail(ENOENT, f"no image slot {target!r} to upload to (0: primary, 2: secondary)"
-                               if self.arm is not None else "only image 0 (or 2: the secondary slot) exists")
-        if self.target == 0 and self.arm is not None:
+                raise MgmtFail(ENOENT, f"no image slot {target!r} to upload to (0: primary, 2: secondary)")
+        if self.target == 0:
             return self.arm.upload_primary(off, bytes(data), req.get("len"))
         st = self._upload_state()
         part = self.store.path(PART)
@@ -203,7 +151,7 @@ class SmpServer:
             total, sha = req.get("len"), req.get("sha")
             if not isinstance(total, int) or total <= 0:
                 raise MgmtFail(EINVAL, "the first chunk needs len")
-            limit = self.arm.slots.area if self.arm is not None else self.store.slot_size
+            limit = self.arm.slots.area
             if total > limit:
                 raise MgmtFail(ENOMEM, f"image too large for the slot ({total} > {limit} bytes)")
             sha_hex = bytes(sha).hex() if isinstance(sha, (bytes, bytearray)) else None
@@ -236,25 +184,15 @@ class SmpServer:
             raise MgmtFail(ECORRUPT, "upload does not match its sha")
         try:
             img = mcuboot.verify(image, self.store.public_der)
-            if self.boot.arm:
-                armimage.check(img)  # firmware for this board, not an archive or another machine's
-            else:
-                archive.unpack(img.payload)
+            armimage.check(img)  # firmware for this board, not another machine's
         except armimage.WrongFirmware as e:
             raise MgmtFail(EINVAL, f"image rejected (board): {e}") from None
         except mcuboot.InvalidImage as e:
             raise MgmtFail(ECORRUPT if e.kind in ("hash", "truncated", "header") else EINVAL,
                            f"image rejected ({e.kind}): {e}") from None
-        except archive.ArchiveError as e:
-            raise MgmtFail(ECORRUPT, f"image rejected (archive): {e}") from None
         if img.total_size != len(image):
             raise MgmtFail(ECORRUPT, "image rejected (truncated): trailing bytes after the TLVs")
-        if self.arm is not None:
-            self.arm.slots.program(1, image)  # its trailer erased: not pending
-        else:
-            self.store.erase_slot(1)
-            self.store.write_slot(1, image)
-            self.store.write_trailer(1, {"pending": False})
+        self.arm.slots.program(1, image)  # its trailer erased: not pending
         return {"off": st["len"], "match": True}
 
     def _drop_upload(self) -> None:
@@ -262,12 +200,6 @@ class SmpServer:
         self.store.path(PART).unlink(missing_ok=True)
 
     def erase(self, req: dict[str, Any], write: bool) -> dict[str, Any]:
-        if self.arm is not None:
-            self.arm.erase()
-            self._drop_upload()
-            return {}
-        if self.store.trailer(1).get("pending"):
-            raise MgmtFail(EBADSTATE, "the secondary image is pending: reset first")
+        self.arm.erase()
         self._drop_upload()
-        self.store.erase_slot(1)
         return {}

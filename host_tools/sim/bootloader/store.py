@@ -10,16 +10,10 @@
     scratch.bin      the primary image during a swap
     upload.json + upload.part   an upload in progress: {"sha": hex, "len": n, "off": n}
 
-The boot state of a slot depends on the devkit's kind:
-- ARM devkits: each slot file is exactly the slot size and ends with MCUboot's image trailer
-  (slots.py, trailer.py); the board's firmware confirms its image in that trailer. Nothing else
-  holds boot state, except downgrade.json ({"hash": hex}: a downgrade allowed once for the
-  pending image with that hash — the "force" of a state write, which MCUboot's trailer has no
-  field for).
-- WebAssembly devkits: a slot file is the image itself, with
-    trailer0.json    primary trailer: {"test": bool} (booted for one test run); image_ok is the
-                     application's flag, flash/.boot/image_ok holding the image hash
-    trailer1.json    secondary trailer: {"pending": bool, "permanent": bool, "force": bool}
+Each slot file is exactly the slot size and ends with MCUboot's image trailer (slots.py,
+trailer.py); the board's firmware confirms its image in that trailer. Nothing else holds boot
+state, except downgrade.json ({"hash": hex}: a downgrade allowed once for the pending image with
+that hash — the "force" of a state write, which MCUboot's trailer has no field for).
 """
 from __future__ import annotations
 
@@ -29,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from host_tools.firmware import mcuboot
+from host_tools.firmware.image import SLOT_SIZE as DEFAULT_SLOT_SIZE
 from host_tools.sim.bootloader.trailer import max_image_size
 
-DEFAULT_SLOT_SIZE = 512 * 1024
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -54,7 +48,6 @@ def write_config(device_dir: Path, public_der: bytes, key_hash: str, slot_size: 
 class BootStore:
     def __init__(self, device_dir: Path) -> None:
         self.dir = device_dir / "boot"
-        self.flash = device_dir / "flash"
 
     def path(self, name: str) -> Path:
         return self.dir / name
@@ -105,21 +98,3 @@ class BootStore:
 
     def write_json(self, name: str, value: dict[str, Any]) -> None:
         atomic_write(self.path(name), json.dumps(value).encode())
-
-    def trailer(self, n: int) -> dict[str, Any]:
-        return self.json(f"trailer{n}.json")
-
-    def write_trailer(self, n: int, value: dict[str, Any]) -> None:
-        self.write_json(f"trailer{n}.json", value)
-
-    # the application's confirmation (hal/boot.py writes it into the flash)
-    def image_ok(self, image_hash: bytes) -> bool:
-        try:
-            return (self.flash / ".boot" / "image_ok").read_text().strip() == image_hash.hex()
-        except (FileNotFoundError, UnicodeDecodeError):
-            return False
-
-    def set_image_ok(self, image_hash: bytes) -> None:
-        d = self.flash / ".boot"
-        d.mkdir(parents=True, exist_ok=True)
-        atomic_write(d / "image_ok", image_hash.hex().encode())
