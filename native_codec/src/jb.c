@@ -494,7 +494,7 @@ int ec_jb_next(ec_jb *jb, uint32_t now_ms, int flags, ec_jb_action *act)
             jb->st.played += 2;
             jb->last_concealed = 0;
             advance(jb, 2);
-        } else if (low && (quiet || jb->low_run >= PATIENCE_RUN ||
+        } else if (low && (quiet || jb->low_run + 1u > PATIENCE_RUN ||
                            dn < (jb->target_ms - STRETCH_URGENT_MS) * (int32_t)TICKS_PER_MS)) {
             jb->low_run = 0;
             act->kind = EC_JB_STRETCH;
