@@ -257,6 +257,8 @@ typedef struct {
     uint32_t sent_ms;
 } ec_media_nack_entry;
 
+#define EC_MEDIA_RTX_BINS 24
+
 typedef struct {
     uint32_t magic;
     int32_t codec, pt, rate, block_samples, block_bytes, extra;
@@ -276,7 +278,9 @@ typedef struct {
     ec_media_nack_entry nack_list[EC_MEDIA_NACK_MAX];
     uint16_t asked[EC_MEDIA_NACK_MAX]; /* the last packets asked for (retransmissions to recognise) */
     uint32_t asked_valid, asked_next;
-    uint32_t rtx_seen, rtx_rd_ms, rtx_last_ms; /* retransmissions' relative delay (recovery allowance) */
+    uint32_t rtx_seen, rtx_last_ms;           /* retransmissions' relative delay (recovery allowance): */
+    uint32_t rtx_hist[EC_MEDIA_RTX_BINS];      /* 10 ms bins, Q16 weights forgetting 1/16 a retransmission */
+    uint32_t rtx_floor_ms, rtx_low_ms;         /* the floor in force; since when a lower one would do (0: not) */
     uint32_t red_seen, red_ms, red_last_ms;    /* RED's distance, while RED packets come */
     uint32_t level, quiet;   /* output level follower; the last block was quiet */
     uint32_t n_fec, fec_entry, fec_off; /* FEC slots: [uint16 len][uint16 age][payload] */

@@ -26,7 +26,10 @@
 #define NACK_REORDER_MIN_MS 2u  /* ...after max(1.5 x jitter, 2 ms) */
 #define RECOVERY_HOLD_MS 10000u /* the recovery allowance lasts this long after the last RED / retransmission */
 #define RTX_MARGIN_MS 10u
-#define RTX_MAX_MS 200u         /* no allowance for retransmissions slower than this */
+#define RTX_MAX_MS 200u         /* the allowance never exceeds this; none when most retransmissions are slower */
+#define RTX_QUANTILE_PCT 90u    /* the allowance covers this share of the retransmissions */
+#define RTX_LOWER_MS 20u        /* the allowance falls only when it could be this much lower ... */
+#define RTX_LOWER_HOLD_MS 3000u /* ... for this long (it rises at once) */
 #define TICKS_PER_MS 8u
 
 static size_t align8(size_t n)
@@ -947,6 +950,7 @@ int ec_media_rx_init(ec_media_rx *st, size_t size, const ec_media_rx_config *cfg
 {
     size_t need = ec_media_rx_state_size(cfg), jbsize;
     int r;
+    uint32_t i;
     if (st == NULL || need == 0u) {
         return EC_ERR_ARG;
     }
@@ -976,7 +980,10 @@ int ec_media_rx_init(ec_media_rx *st, size_t size, const ec_media_rx_config *cfg
     st->n_nack = 0;
     st->asked_valid = 0;
     st->asked_next = 0;
-    st->rtx_seen = st->rtx_rd_ms = st->rtx_last_ms = 0;
+    st->rtx_seen = st->rtx_last_ms = st->rtx_floor_ms = st->rtx_low_ms = 0;
+    for (i = 0; i < EC_MEDIA_RTX_BINS; i++) {
+        st->rtx_hist[i] = 0;
+    }
     st->red_seen = st->red_ms = st->red_last_ms = 0;
     st->level = st->quiet = 0;
     {
@@ -1161,27 +1168,68 @@ static void nack_prune(ec_media_rx *st, uint16_t played_seq)
 
 /* ---- recovery allowance ---- */
 
-/* A retransmission arrived with relative delay rd_ms: the delay it needs (peak, slow decay). */
+/* A retransmission arrived with relative delay rd_ms: into the retransmissions' delay histogram
+ * (each one weighs 1/16, older ones fade by 15/16). */
 static void note_rtx(ec_media_rx *st, uint32_t now_ms, int rd_ms)
 {
-    uint32_t rd = (uint32_t)rd_ms;
-    st->rtx_rd_ms = rd >= st->rtx_rd_ms ? rd : (7u * st->rtx_rd_ms + rd) / 8u;
+    uint32_t b = rd_ms > 0 ? (uint32_t)rd_ms / 10u : 0u, i;
+    if (b >= EC_MEDIA_RTX_BINS) {
+        b = EC_MEDIA_RTX_BINS - 1u;
+    }
+    for (i = 0; i < EC_MEDIA_RTX_BINS; i++) {
+        st->rtx_hist[i] -= st->rtx_hist[i] >> 4;
+    }
+    st->rtx_hist[b] += 1u << 12;
     st->rtx_last_ms = now_ms;
     st->rtx_seen = 1;
 }
 
-/* The jitter buffer's target covers recovery: the RED distance while RED packets come, and the
- * retransmissions' delay (+ a margin) while they come and can be in time (within RTX_MAX_MS). */
+/* The upper edge (ms) of the bin where pct % of the retransmissions' weight lies below. */
+static uint32_t rtx_quantile(const ec_media_rx *st, uint32_t pct)
+{
+    uint32_t total = 0, cum = 0, i;
+    for (i = 0; i < EC_MEDIA_RTX_BINS; i++) {
+        total += st->rtx_hist[i];
+    }
+    for (i = 0; i + 1u < EC_MEDIA_RTX_BINS; i++) {
+        cum += st->rtx_hist[i];
+        if ((uint64_t)cum * 100u >= (uint64_t)total * pct) {
+            break;
+        }
+    }
+    return 10u * (i + 1u);
+}
+
+/* The jitter buffer's target covers recovery: the RED distance while RED packets come, and while
+ * retransmissions come, the delay that covers RTX_QUANTILE_PCT % of them (+ a margin, at most
+ * RTX_MAX_MS; none when half of them are slower than that). The retransmission floor rises at once
+ * and falls only after a lower one has done for RTX_LOWER_HOLD_MS, so it does not follow every
+ * retransmission (each change of the target costs time-scale steps). */
 static void update_allowance(ec_media_rx *st, uint32_t now_ms)
 {
-    int add = 0, floor = 0;
+    int add = 0;
+    uint32_t want = 0;
     if (st->red_seen && now_ms - st->red_last_ms < RECOVERY_HOLD_MS) {
         add = (int)st->red_ms;
     }
-    if (st->rtx_seen && now_ms - st->rtx_last_ms < RECOVERY_HOLD_MS && st->rtx_rd_ms + RTX_MARGIN_MS <= RTX_MAX_MS) {
-        floor = (int)(st->rtx_rd_ms + RTX_MARGIN_MS);
+    if (st->rtx_seen && now_ms - st->rtx_last_ms < RECOVERY_HOLD_MS && rtx_quantile(st, 50u) + RTX_MARGIN_MS <= RTX_MAX_MS) {
+        want = rtx_quantile(st, RTX_QUANTILE_PCT) + RTX_MARGIN_MS;
+        if (want > RTX_MAX_MS) {
+            want = RTX_MAX_MS;
+        }
     }
-    ec_jb_set_allowance(&st->jb, add, floor);
+    if (want >= st->rtx_floor_ms) {
+        st->rtx_floor_ms = want;
+        st->rtx_low_ms = 0;
+    } else if (want + RTX_LOWER_MS > st->rtx_floor_ms && want != 0u) {
+        st->rtx_low_ms = 0; /* within the band: keep it */
+    } else if (st->rtx_low_ms == 0u) {
+        st->rtx_low_ms = now_ms | 1u;
+    } else if (now_ms - st->rtx_low_ms >= RTX_LOWER_HOLD_MS) {
+        st->rtx_floor_ms = want;
+        st->rtx_low_ms = 0;
+    }
+    ec_jb_set_allowance(&st->jb, add, (int)st->rtx_floor_ms);
 }
 
 /* ---- FEC ---- */
