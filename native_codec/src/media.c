@@ -153,6 +153,7 @@ typedef struct {
     uint32_t have_ref, ref48, ref8; /* RTP (48 kHz) -> buffer (8 kHz) timeline */
     uint32_t cached;                /* pcm's second half is the output for timestamp next_ts */
     uint32_t next_ts;
+    uint32_t plc_next;              /* the block at next_ts is to be concealment: its frame's second half went out early */
     uint32_t recovered_fec, plc_frames, plc_blocks, bad, decode_errors;
     int16_t pcm[320];
 } opus_rx_part;
@@ -1756,6 +1757,12 @@ static void opus_play(ec_media_rx *st, const ec_jb_block *b, int16_t *out)
     uint8_t buf[EC_MEDIA_OPUS_MAX_PAYLOAD];
     uint32_t first_ts = b->ts - EC_JB_BLOCK_TS * b->index;
     int len, i;
+    if (ORX(st)->plc_next && ORX(st)->next_ts == b->ts) {
+        ORX(st)->plc_next = 0;
+        opus_plc_block(st, out); /* the concealment that a stretch or underrun put after the second half */
+        return;
+    }
+    ORX(st)->plc_next = 0;
     if (ORX(st)->cached && ORX(st)->next_ts == b->ts) {
         for (i = 0; i < 160; i++) {
             out[i] = ORX(st)->pcm[160 + i];
@@ -1805,6 +1812,12 @@ static void opus_lost(ec_media_rx *st, uint32_t ts, int16_t *out)
 {
     uint8_t buf[EC_MEDIA_OPUS_MAX_PAYLOAD];
     int len, i;
+    if (ORX(st)->plc_next && ORX(st)->next_ts == ts) {
+        ORX(st)->plc_next = 0;
+        opus_plc_block(st, out);
+        return;
+    }
+    ORX(st)->plc_next = 0;
     if (ORX(st)->cached && ORX(st)->next_ts == ts) {
         for (i = 0; i < 160; i++) {
             out[i] = ORX(st)->pcm[160 + i];
@@ -1824,6 +1837,23 @@ static void opus_lost(ec_media_rx *st, uint32_t ts, int16_t *out)
         }
     }
     opus_frame_out(st, ts, out);
+}
+
+/* 10 ms of concealment (a stretch, or an underrun that waits) at the buffer's position due. When
+ * due is the second half of the frame just decoded, that half goes out now and the concealment,
+ * which continues from the frame's end, takes its place when the buffer plays it: in order. */
+static void opus_conceal_at(ec_media_rx *st, uint32_t due, int16_t *out)
+{
+    int i;
+    if (ORX(st)->cached && ORX(st)->next_ts == due) {
+        for (i = 0; i < 160; i++) {
+            out[i] = ORX(st)->pcm[160 + i];
+        }
+        ORX(st)->cached = 0;
+        ORX(st)->plc_next = 1;
+        return;
+    }
+    opus_plc_block(st, out);
 }
 
 /* ec_media_rx_pull for Opus: the same jitter-buffer decisions, Opus's decoding and concealment. */
@@ -1854,11 +1884,11 @@ static int opus_pull(ec_media_rx *st, uint32_t now_ms, int16_t *out)
             if (playing && st->jb.play_ts != due) {
                 opus_lost(st, due, dst);
             } else {
-                opus_plc_block(st, dst);
+                opus_conceal_at(st, due, dst);
             }
             break;
         case EC_JB_STRETCH:
-            opus_plc_block(st, dst);
+            opus_conceal_at(st, due, dst);
             break;
         default:
             zero160(dst);
