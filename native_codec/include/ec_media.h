@@ -31,7 +31,9 @@
  *   nack_recovered counts only such packets.
  * - Receiver's recovery allowance: while RED packets come (and for 10 s after), the jitter
  *   buffer's target is its percentile + the RED distance; while retransmissions come (same hold),
- *   at least their relative delay (peak, slow decay) + 10 ms, if that is at most 200 ms. The
+ *   at least the 90th percentile of their relative delays (a histogram forgetting 1/16 per
+ *   retransmission) + 10 ms, at most 150 ms, and none when half of them need more; this floor
+ *   rises at once and falls only after a 20 ms lower one has done for 3 s. The
  *   receiver tells the buffer when its output is quiet (a 10 ms block 24 dB below a peak level
  *   follower halving in about 2 s), for placing time-scale steps.
  * - RR fraction lost: an RR sent early with a NACK reports the loss since the last regular RR

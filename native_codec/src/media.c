@@ -26,7 +26,7 @@
 #define NACK_REORDER_MIN_MS 2u  /* ...after max(1.5 x jitter, 2 ms) */
 #define RECOVERY_HOLD_MS 10000u /* the recovery allowance lasts this long after the last RED / retransmission */
 #define RTX_MARGIN_MS 10u
-#define RTX_MAX_MS 200u         /* the allowance never exceeds this; none when most retransmissions are slower */
+#define RTX_MAX_MS 150u         /* the allowance never exceeds this; none when most retransmissions are slower */
 #define RTX_QUANTILE_PCT 90u    /* the allowance covers this share of the retransmissions */
 #define RTX_LOWER_MS 20u        /* the allowance falls only when it could be this much lower ... */
 #define RTX_LOWER_HOLD_MS 3000u /* ... for this long (it rises at once) */
