@@ -89,7 +89,8 @@ def test_concealment_beats_zero_fill_at_30_percent(testdata: Path) -> None:
             assert PESQ_RANGE[0] <= r["pesq"] <= PESQ_RANGE[1] and 0.0 <= r["stoi"] <= 1.0, r
 
 
-def test_report_structure(testdata: Path, tmp_path: Path) -> None:
+def test_report_structure(testdata: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                          monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = res.Config(codecs=("g722", "g711"), losses=(0, 30), seeds=(1,),
                      files={"g722": ("speech_16k.wav",), "g711": ("or109.wav",)}, max_seconds=3.0, workers=1)
     report = json.loads(json.dumps(res.benchmark(cfg, plot_path=tmp_path / "r.png")))
@@ -111,6 +112,12 @@ def test_report_structure(testdata: Path, tmp_path: Path) -> None:
         assert ("delay_p95_ms" in r) == (r["mode"] != "zero-fill"), r
         assert r.get("delay_p95_ms", 40) > res.DELAY_MS and r.get("steps", 0) >= 0
     assert all("delay_p95_ms" in a for a in report["averages"] if a["mode"] != "zero-fill")
+    monkeypatch.setenv("COLUMNS", "300")  # rich: one line per table row
+    res._print_human(report)  # the printed tables carry each receiver mode's delay
+    printed = capsys.readouterr().out
+    for a in report["averages"]:
+        if a["mode"] != "zero-fill":
+            assert f"{a['pesq']:.2f} / {a['stoi']:.3f} / {a['delay_p95_ms']:.0f} ms" in printed, a
     png = Path(report["plot"])
     assert png == tmp_path / "r.png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

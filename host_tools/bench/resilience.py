@@ -839,7 +839,7 @@ def _print_human(r: dict[str, Any]) -> None:
             cells = []
             for m, p in cols:
                 a = [x for x in r["averages"] if (x["codec"], x["mode"], x["pattern"], x["loss"]) == (codec, m, p, loss)]
-                delay = f" / {a[0]['delay_p95_ms']:.0f} ms" if a and "delay_p95_ms" in a else ""
+                delay = f" / {a[0]['delay_p95_ms']:.0f} ms" if a and "delay_p95_ms" in a[0] else ""
                 cells.append(f"{a[0]['pesq']:.2f} / {a[0]['stoi']:.3f}{delay}" if a else "-")
             t.add_row(str(loss), *cells)
         con.print(t)
