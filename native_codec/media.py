@@ -258,7 +258,7 @@ class MediaReceiver(_State):
     """RTP/RTCP in, PCM out: depacketiser + RED/FEC recovery + NACK + adaptive jitter buffer +
     decoder + concealment (ec_media.h, ec_jb.h).
 
-    delay_ms: None for the adaptive buffer (target = 95th percentile of the arrival delays, within
+    delay_ms: None for the adaptive buffer (target = 97th percentile of the first-arrival delays plus a recovery allowance, within
     [min_delay_ms, max_delay_ms]), or a fixed playout delay in ms. buffer_ms: ring capacity.
     max_ptime_ms: the longest packet accepted. fec_slots: FEC packets kept while their group is
     incomplete. Statistics count packets, except played/concealed/stretched/compressed/skipped/

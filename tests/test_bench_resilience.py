@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from host_tools.bench import resilience as res
 from host_tools.channel.impair import Impairment
@@ -42,6 +43,23 @@ def test_loss_free_call_reproduces_the_ceiling(testdata: Path) -> None:
         assert abs(p - ceil_pesq) < 0.05 and abs(s - ceil_stoi) < 0.005, (mode, p, s, ceil_pesq, ceil_stoi)
 
 
+@pytest.mark.parametrize("codec", ["g722", "opus24"])
+def test_receiver_delay_is_send_to_playout(testdata: Path, codec: str) -> None:
+    """A fixed 60 ms buffer on a 30 ms link without jitter or loss: every block plays exactly 90 ms
+    after its media time was sent, so the delay is 90 ms for all of them and their p95; an adaptive
+    buffer that steps (jitter) has blocks at more than one delay."""
+    spec = res.CODECS[codec]
+    pcm = res.load_speech(spec, "speech_16k.wav", max_seconds=3.0)
+    tx_kw = res.endpoints_of(spec, "plc")[0]
+    call = res.simulate_call(spec, (tx_kw, {"nack": False, "delay_ms": 60}), pcm, Impairment(delay_ms=30.0), seed=1)
+    delays = res.playout_delays(call.source_of)
+    assert len(delays) == len(pcm) // (spec.rate // 100) and set(delays) == {90}
+    assert res.playout_delay_p95(call.source_of) == 90.0
+    jittery = res.simulate_call(spec, res.endpoints_of(spec, "plc"), pcm, res.impairment("random", 0), seed=1)
+    steps = jittery.rx["stretched"] + jittery.rx["compressed"]
+    assert steps > 0 and len(set(res.playout_delays(jittery.source_of))) > 1
+
+
 def test_loss_zero_with_jitter_is_near_the_ceiling(testdata: Path) -> None:
     spec = res.CODECS["g711"]
     pcm = res.load_speech(spec, "or105.wav", max_seconds=4.0)
@@ -71,7 +89,8 @@ def test_concealment_beats_zero_fill_at_30_percent(testdata: Path) -> None:
             assert PESQ_RANGE[0] <= r["pesq"] <= PESQ_RANGE[1] and 0.0 <= r["stoi"] <= 1.0, r
 
 
-def test_report_structure(testdata: Path, tmp_path: Path) -> None:
+def test_report_structure(testdata: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                          monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = res.Config(codecs=("g722", "g711"), losses=(0, 30), seeds=(1,),
                      files={"g722": ("speech_16k.wav",), "g711": ("or109.wav",)}, max_seconds=3.0, workers=1)
     report = json.loads(json.dumps(res.benchmark(cfg, plot_path=tmp_path / "r.png")))
@@ -89,6 +108,16 @@ def test_report_structure(testdata: Path, tmp_path: Path) -> None:
         assert c["pattern"] == "none" and c["loss"] == 0 and PESQ_RANGE[0] <= c["pesq"] <= PESQ_RANGE[1]
     assert [t["target"] for t in report["targets"]] == [3.5, 3.0, 2.5]
     assert all(t["value"] is None and t["met"] is None for t in report["targets"])  # 10/20/40 % not run
+    for r in results:  # the receiver's modes give their delay: above the 30 ms one-way network delay
+        assert ("delay_p95_ms" in r) == (r["mode"] != "zero-fill"), r
+        assert r.get("delay_p95_ms", 40) > res.DELAY_MS and r.get("steps", 0) >= 0
+    assert all("delay_p95_ms" in a for a in report["averages"] if a["mode"] != "zero-fill")
+    monkeypatch.setenv("COLUMNS", "300")  # rich: one line per table row
+    res._print_human(report)  # the printed tables carry each receiver mode's delay
+    printed = capsys.readouterr().out
+    for a in report["averages"]:
+        if a["mode"] != "zero-fill":
+            assert f"{a['pesq']:.2f} / {a['stoi']:.3f} / {a['delay_p95_ms']:.0f} ms" in printed, a
     png = Path(report["plot"])
     assert png == tmp_path / "r.png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

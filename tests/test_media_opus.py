@@ -1,6 +1,7 @@
 """Opus in the media network stack (ec_media.h with EC_MEDIA_WITH_OPUS, host binding
 native_codec.media through native_codec._opus): RFC 7587 packets, the receiver's in-band FEC
-before PLC, the sender's adaptation from receiver reports, malformed payloads, and that the
+before PLC, concealment in decoder order (a stretch on a frame's second half), the sender's
+adaptation from receiver reports, malformed payloads, and that the
 build without libopus (native_codec._nc) refuses the codec and keeps its state sizes."""
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from host_tools.bench import resilience as res
+import native_codec as nc
 from native_codec.media import MediaReceiver, MediaSender, parse_rtcp, parse_rtp
 
 SPEC = res.CODECS["opus24"]
@@ -175,3 +177,64 @@ def test_states_hold_the_opus_states_and_the_build_without_opus_refuses_it() -> 
         sizes = [(lb.ec_media_tx_state_size(f.new("ec_media_tx_config *", t)),
                   lb.ec_media_rx_state_size(f.new("ec_media_rx_config *", r))) for f, lb in ((nffi, nlib), (offi, olib))]
         assert sizes[0] == sizes[1] and sizes[0][0] > 0 and sizes[0][1] > 0, (codec, sizes)
+
+
+def test_concealment_plays_in_order_after_a_frames_second_half() -> None:
+    """Issue 16, cause 4: a stretch (or an underrun) that falls on the second 10 ms of a frame
+    plays that half first and the concealment (which libopus continues from the frame's end)
+    after it. Checked bit-exactly against an independent model: a separate decoder fed the same
+    packets and the same number of 10 ms concealments per pull, every block played in the order
+    the decoder made it."""
+    tone = (8000 * np.sin(2 * np.pi * 425.0 * np.arange(16000 * 11) / 16000)).astype(np.int16)
+    tx = MediaSender("opus", 20, seq=1, ts=0, ssrc=1, opus_bitrate=24000, opus_loss_perc=0, nack=False)
+    rx = MediaReceiver("opus", 20, nack=False)
+    frames = len(tone) // 320
+    pending: list[tuple[int, bytes]] = []
+    payloads: list[bytes] = []
+    pulls: list[tuple[np.ndarray, int, int]] = []  # (output, 10 ms concealments, silent blocks)
+    last = {"stretched": 0, "concealed": 0, "silent": 0}
+    for t in range(frames * 20 + 200):
+        if t % 20 == 0 and t // 20 < frames:
+            i = t // 20
+            # the path gets 40 ms slower after 1 s: an underrun, then (once the old minimum
+            # transit ages out of the 4..8 s window) the target stays above the delay: stretches
+            for p in tx.push(tone[i * 320:(i + 1) * 320], t):
+                if p[1] & 0x7F == 111:
+                    payloads.append(bytes(parse_rtp(p)["payload"]))
+                pending.append((t + 20 + (40 if i >= 50 else 0), p))
+        for _, p in [x for x in pending if x[0] == t]:
+            rx.on_packet(p, t)
+        pending = [x for x in pending if x[0] > t]
+        if t % 20 == 10:
+            out = rx.pull(t)
+            st = rx.stats()
+            pulls.append((out, st["stretched"] - last["stretched"] + st["concealed"] - last["concealed"],
+                          st["silent"] - last["silent"]))
+            last = {k: st[k] for k in last}
+    st = rx.stats()
+    assert st["stretched"] >= 2 and st["compressed"] == 0 and st["skipped"] == 0 and st["late"] == 0
+
+    dec = nc.OpusDecoder(16000)
+    queue: list[np.ndarray] = []
+    expected: list[np.ndarray] = []
+    nxt = inside = 0
+    for _, n_plc, n_silent in pulls:
+        for _k in range(2):
+            if n_silent > 0:
+                n_silent -= 1
+                expected.append(np.zeros(160, np.int16))
+                continue
+            if not queue and n_plc > 0:
+                n_plc -= 1
+                queue.append(dec._run(None, 160, 0, "10 ms of PLC"))
+            elif not queue:
+                f = dec.decode(payloads[nxt])
+                nxt += 1
+                queue += [f[:160], f[160:]]
+            elif n_plc > 0:
+                inside += 1  # a concealment while a frame's second half waits: the case under test
+            expected.append(queue.pop(0))
+    assert inside >= 1, "no concealment fell on a second half: the check would prove nothing"
+    got = np.concatenate([o for o, _, _ in pulls])
+    bad = np.nonzero(got != np.concatenate(expected))[0]
+    assert bad.size == 0, f"output out of decoder order from block {bad[0] // 160}"

@@ -59,6 +59,12 @@ use it after removing that shift. The receiver's output:
   punish far more than the merge itself (one took a 3 s clip from 4.3 to 2.2).
 The ceiling is the loss-free decode (encoder and decoder only, pattern "none", loss 0).
 
+Receiver delay: per call, the 95th percentile over the played output blocks of the time from the
+block's send time (its packet's send time plus its offset in the packet) to when it plays, from
+the same block mapping (`playout_delays`); it includes the link's 30 ms mean one-way delay. Rows of
+the receiver's modes give it as `delay_p95_ms` (and the time-scale steps per call as `steps`); the
+report prints it per condition and beside each target.
+
 Caveat: STOI keeps every frame within 40 dB of the loudest, so the background noise of or105/or109
 (−36 dB) counts as speech; codec noise there lowers their STOI even loss-free (G.711 ceiling 0.89).
 """
@@ -212,6 +218,7 @@ class Playout:
     underrun concealment covers none and is never followed by anything else in the same pull,
     skipped blocks come just before a played one."""
 
+    halves: bool = False             # Opus: 20 ms frames whose second 10 ms block is an odd index
     sent: dict[int, tuple[int, int]] = field(default_factory=dict)  # seq -> (first block, blocks)
     stored: set[int] = field(default_factory=set)
     fec_groups: list[list[int]] = field(default_factory=list)
@@ -268,13 +275,17 @@ class Playout:
         # before playout the next block is the earliest stored (playout starts from it)
         before = self.pos if self.pos is not None else min(self.sent[s][0] for s in self.stored)
         self.pos = max(before, self.end - stats["buffered_ms"] // BLOCK_MS)
-        self.source_of += self._assign(before, self.pos - before, d)
+        self.source_of += self._assign(before, self.pos - before, d, self.halves)
 
     @staticmethod
-    def _assign(p: int, a: int, d: dict[str, int]) -> list[list[int]]:
-        """Source blocks of the two output blocks of a pull that moved playout from p by a blocks."""
+    def _assign(p: int, a: int, d: dict[str, int], halves: bool = False) -> list[list[int]]:
+        """Source blocks of the two output blocks of a pull that moved playout from p by a blocks.
+        With `halves` (Opus), a stretch at a frame's second half plays that half first and the
+        concealment after it (the receiver keeps the decoder's order)."""
         if a <= 0:
             return [[], []]
+        if halves and d["stretched"] and p % 2 == 1:
+            return [[p], [p + a - 1] if a > 1 else []]
         if d["compressed"]:
             return [[p, p + 1], [p + a - 1] if a > 2 else []]
         if d["stretched"] or d["silent"]:
@@ -351,7 +362,7 @@ def simulate_call(spec: CodecSpec, config: EndpointConfig, pcm: np.ndarray, imp:
     input), ENDPOINTS["full"] or a VARIANTS entry."""
     tx, rx = _endpoints(spec, config)
     net = Network(Link(imp, seed), Link(imp, seed ^ 0x9E3779B9))
-    play = Playout()
+    play = Playout(halves=spec.media == "opus")
     fs = tx.frame_samples
     frames = len(pcm) // fs
     out: list[np.ndarray] = []
@@ -532,9 +543,23 @@ def _row(spec: CodecSpec, file: str, mode: str, pattern: str, loss: int, seed: i
     return row
 
 
+def playout_delays(source_of: Sequence[Sequence[int]]) -> list[int]:
+    """Per played output block, ms from its packet's send time (plus the block's offset in the
+    packet: its media time) to when it plays: output block j starts at PULL_PHASE_MS + 10 j (the
+    first pull's first block), source block s was sent at 10 s. Includes the network's one-way
+    delay; stretches and underrun waits play no source block and are not counted."""
+    return [PULL_PHASE_MS + BLOCK_MS * (j - srcs[0]) for j, srcs in enumerate(source_of) if srcs]
+
+
+def playout_delay_p95(source_of: Sequence[Sequence[int]]) -> float:
+    d = playout_delays(source_of)
+    return float(np.percentile(d, 95)) if d else float("nan")
+
+
 def _diagnostics(call: CallResult) -> dict[str, Any]:
     rx, tx = call.rx, call.tx
-    return {"link_loss": round(call.link_loss, 4), "concealed_blocks": rx["concealed"], "late": rx["late"],
+    return {"link_loss": round(call.link_loss, 4), "delay_p95_ms": round(playout_delay_p95(call.source_of), 1),
+            "steps": rx["stretched"] + rx["compressed"], "concealed_blocks": rx["concealed"], "late": rx["late"],
             "stretched": rx["stretched"], "compressed": rx["compressed"], "skipped": rx["skipped"],
             "recovered_red": rx["recovered_red"], "recovered_fec": rx["recovered_fec"],
             "nack_recovered": rx["nack_recovered"], "retransmissions": tx["retransmissions"],
@@ -656,6 +681,9 @@ def averages(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
              "n": len(rs), "link_loss": round(float(np.mean([r["link_loss"] for r in rs])), 4)}
         if all("pesq_warp" in r for r in rs):
             a["pesq_warp"] = _mean(r["pesq_warp"] for r in rs)
+        if all("delay_p95_ms" in r for r in rs):
+            a["delay_p95_ms"] = round(float(np.mean([r["delay_p95_ms"] for r in rs])), 1)
+            a["steps"] = round(float(np.mean([r["steps"] for r in rs])), 1)
         if all("recovered_opus_fec" in r for r in rs):
             a["recovered_opus_fec"] = round(float(np.mean([r["recovered_opus_fec"] for r in rs])), 1)
             a["opus_plc_frames"] = round(float(np.mean([r["opus_plc_frames"] for r in rs])), 1)
@@ -683,8 +711,11 @@ def targets(avg: Sequence[dict[str, Any]], variant_avg: Sequence[dict[str, Any]]
     out = []
     for codec, mode, pattern, loss, minimum in TARGETS:
         value = _lookup(avg, codec, mode, pattern, loss)
+        delay = [a.get("delay_p95_ms") for a in avg if (a["codec"], a["mode"], a["pattern"], a["loss"]) ==
+                 (codec, mode, pattern, loss)]
         out.append({"name": f"{codec} {mode} PESQ at {loss}% {pattern} loss", "codec": codec, "mode": mode,
                     "pattern": pattern, "loss": loss, "target": minimum, "value": value,
+                    "delay_p95_ms": delay[0] if delay else None,
                     "met": None if value is None else value >= minimum,
                     "variants": {name: _lookup(variant_avg, codec, name, pattern, loss) for name in VARIANTS}})
     return out
@@ -797,7 +828,9 @@ def _print_human(r: dict[str, Any]) -> None:
     con = Console()
     for codec in r["ceiling"]:
         c = r["ceiling"][codec]
-        t = Table(title=f"{codec}: mean PESQ / STOI over files and seeds (ceiling {c['pesq']:.2f} / {c['stoi']:.3f})")
+        t = Table(title=f"{codec}: mean PESQ / STOI / receiver delay p95 (send to playout, with the "
+                        f"{DELAY_MS:.0f} ms one-way network delay) over files and seeds "
+                        f"(ceiling {c['pesq']:.2f} / {c['stoi']:.3f})")
         t.add_column("loss %")
         cols = [(m, p) for m in MODES for p in r["setup"]["patterns"]]
         for m, p in cols:
@@ -806,11 +839,13 @@ def _print_human(r: dict[str, Any]) -> None:
             cells = []
             for m, p in cols:
                 a = [x for x in r["averages"] if (x["codec"], x["mode"], x["pattern"], x["loss"]) == (codec, m, p, loss)]
-                cells.append(f"{a[0]['pesq']:.2f} / {a[0]['stoi']:.3f}" if a else "-")
+                delay = f" / {a[0]['delay_p95_ms']:.0f} ms" if a and "delay_p95_ms" in a[0] else ""
+                cells.append(f"{a[0]['pesq']:.2f} / {a[0]['stoi']:.3f}{delay}" if a else "-")
             t.add_row(str(loss), *cells)
         con.print(t)
     for row in r["targets"]:
-        con.print(f"{'met   ' if row['met'] else 'MISSED'} {row['name']}: {row['value']} (target ≥ {row['target']})")
+        con.print(f"{'met   ' if row['met'] else 'MISSED'} {row['name']}: {row['value']} (target ≥ {row['target']}), "
+                  f"receiver delay p95 {row['delay_p95_ms']} ms")
         for name, value in row["variants"].items():
             con.print(f"         with {name}: {value}")
     con.print(f"plot: {r['plot']}   ({r['seconds']} s)")

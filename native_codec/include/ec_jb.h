@@ -8,18 +8,22 @@
  * Played blocks stay in the ring until their slot is reused.
  *
  * Delay estimation: every packet that arrives for the first time gives a relative delay
- *     rd = (arrival - timestamp) - min over the last 2 s of (arrival - timestamp)
+ *     rd = (arrival - timestamp) - min over the last 4..8 s of (arrival - timestamp)
  * (the delay beyond the fastest recent packet); rd goes into a histogram of 10 ms bins whose
  * probabilities (Q30) decay by a forgetting factor of 0.9993 per packet (a faster, running-mean
- * start for the first packets). The target delay is the 95th percentile of that histogram
- * (upper edge of the bin), clamped to [min_delay, max_delay] and to what the ring holds.
+ * start for the first packets). The caller feeds first arrivals only (not retransmissions nor
+ * RED/FEC recoveries). The target delay is the 97th percentile of that histogram (upper edge of
+ * the bin) plus a recovery allowance set by the caller (ec_jb_set_allowance: max(percentile +
+ * add_ms, floor_ms)), clamped to [min_delay, max_delay] and to what the ring holds.
  *
  * Playout: the "current delay" of the block due next is dn = now - (its timestamp + the minimum
  * transit): a packet with relative delay rd is in time iff rd <= dn. Each call of ec_jb_next
  * decides the next 10 ms of output:
  *   - block present: PLAY it; on the first block of an output frame, MERGE it with the next
- *     one (compress: 20 ms of audio in 10 ms) when dn >= target + 20 ms, or STRETCH (play 10 ms
- *     of concealment-style expansion, the block stays) when dn < target;
+ *     one (compress: 20 ms of audio in 10 ms) when dn >= target + 20 ms has held for 25 frame
+ *     starts in a row (or at once when dn >= target + 80 ms), or STRETCH (play 10 ms of
+ *     concealment-style expansion, the block stays) when dn < target. (EC_JB_NEXT_QUIET, the
+ *     caller's hint that the output is quiet, is accepted; steps do not wait for it yet.)
  *   - block missing, later blocks buffered: CONCEAL it and move on (a loss) — or, when the
  *     output is already concealing and skipping the gap still leaves dn >= target, skip the
  *     missing blocks (declared lost without output) and PLAY the next buffered one;
@@ -105,6 +109,9 @@ typedef struct {
     uint32_t window_ms;      /* start of the current 1 s window */
     uint32_t hist_count;     /* packets in the histogram (saturates) */
     int32_t target_ms;
+    uint32_t high_run;       /* frame starts in a row with dn >= target + 20 ms */
+    uint32_t low_run;        /* frame starts in a row with dn < target - 10 ms */
+    int32_t add_ms, floor_ms; /* recovery allowance: target = max(percentile + add_ms, floor_ms) */
     uint32_t hist[EC_JB_HIST_BINS]; /* Q30 probabilities */
     ec_jb_stats st;
 } ec_jb;
@@ -124,9 +131,12 @@ int ec_jb_init(ec_jb *jb, size_t size, uint32_t n_blocks, int fixed_delay_ms, in
 int ec_jb_insert(ec_jb *jb, uint32_t now_ms, uint32_t ts, uint16_t seq, const uint8_t *payload, size_t len,
                  size_t extra, size_t block_bytes, unsigned flags, int update_delay);
 
-/* The next 10 ms of output; first: 1 on the first block of an output frame (adaptation is
- * decided there). Returns EC_OK or EC_ERR_STATE / EC_ERR_ARG. */
-int ec_jb_next(ec_jb *jb, uint32_t now_ms, int first, ec_jb_action *act);
+/* Flags of ec_jb_next. */
+#define EC_JB_NEXT_FIRST 1 /* the first block of an output frame: adaptation is decided there */
+#define EC_JB_NEXT_QUIET 2 /* the output is quiet now: a good place for a time-scale step */
+
+/* The next 10 ms of output; flags: EC_JB_NEXT_*. Returns EC_OK or EC_ERR_STATE / EC_ERR_ARG. */
+int ec_jb_next(ec_jb *jb, uint32_t now_ms, int flags, ec_jb_action *act);
 
 /* The stored block with this timestamp, or NULL. */
 const ec_jb_block *ec_jb_find(const ec_jb *jb, uint32_t ts);
@@ -138,6 +148,12 @@ int ec_jb_packet(const ec_jb *jb, const ec_jb_block *b, uint8_t *out, size_t cap
 
 /* How far ts is off the buffer's 10 ms grid (0..79 ticks; 0 before the first packet). */
 uint32_t ec_jb_misalignment(const ec_jb *jb, uint32_t ts);
+/* The recovery allowance (adaptive only): the target becomes max(percentile + add_ms, floor_ms)
+ * (e.g. add_ms: the distance of RED's redundant copy; floor_ms: when retransmissions come). */
+void ec_jb_set_allowance(ec_jb *jb, int add_ms, int floor_ms);
+/* The relative delay (ms, >= 0) of a packet with timestamp ts arriving at now_ms: its transit
+ * beyond the minimum transit (0 before the first packet). */
+int ec_jb_relative_delay_ms(const ec_jb *jb, uint32_t now_ms, uint32_t ts);
 /* Current target delay and buffered audio (ms), and whether output has started. */
 int ec_jb_target_ms(const ec_jb *jb);
 int ec_jb_buffered_ms(const ec_jb *jb);

@@ -23,8 +23,21 @@
  *   sequence number and timestamp, as a plain packet with the codec's payload type. It ignores
  *   a request for the same packet within max(rtt, 40 ms) of the last send.
  * - RTCP: the sender sends SR + SDES CNAME every rtcp_interval_ms (the first after half of it);
- *   the receiver RR + SDES every rtcp_interval_ms, and RR + SDES + NACK as soon as a loss is
- *   seen (AVPF early feedback), repeating a NACK every nack_retry_ms up to 3 times.
+ *   the receiver RR + SDES every rtcp_interval_ms, and RR + SDES + NACK (AVPF early feedback)
+ *   for a missing packet once it is out of the reorder window: two later packets have come, or
+ *   it has been missing for max(1.5 x the interarrival jitter, 2 ms); a NACK is repeated every
+ *   nack_retry_ms up to 3 times. A packet that was asked for (the last EC_MEDIA_NACK_MAX asked
+ *   are remembered) is a retransmission: it is stored but not fed to the delay statistics, and
+ *   nack_recovered counts only such packets.
+ * - Receiver's recovery allowance: while RED packets come (and for 10 s after), the jitter
+ *   buffer's target is its percentile + the RED distance; while retransmissions come (same hold),
+ *   at least the 90th percentile of their relative delays (a histogram forgetting 1/16 per
+ *   retransmission) + 10 ms, at most 150 ms, and none when half of them need more; this floor
+ *   rises at once and falls only after a 20 ms lower one has done for 3 s. The
+ *   receiver tells the buffer when its output is quiet (a 10 ms block 24 dB below a peak level
+ *   follower halving in about 2 s), for placing time-scale steps.
+ * - RR fraction lost: an RR sent early with a NACK reports the loss since the last regular RR
+ *   without ending that interval; only regular RRs (every rtcp_interval_ms) end it.
  *
  * Sender adaptation (adapt = 1), on every report block for its SSRC, from the fraction lost
  * smoothed as s = (s + fraction) / 2 (Q8):
@@ -246,6 +259,8 @@ typedef struct {
     uint32_t sent_ms;
 } ec_media_nack_entry;
 
+#define EC_MEDIA_RTX_BINS 24
+
 typedef struct {
     uint32_t magic;
     int32_t codec, pt, rate, block_samples, block_bytes, extra;
@@ -263,6 +278,13 @@ typedef struct {
     uint32_t next_rr_ms, rr_started;
     uint32_t n_nack;
     ec_media_nack_entry nack_list[EC_MEDIA_NACK_MAX];
+    uint16_t asked[EC_MEDIA_NACK_MAX]; /* the last packets asked for (retransmissions to recognise) */
+    uint32_t asked_valid, asked_next;
+    uint32_t rtx_seen, rtx_last_ms;           /* retransmissions' relative delay (recovery allowance): */
+    uint32_t rtx_hist[EC_MEDIA_RTX_BINS];      /* 10 ms bins, Q16 weights forgetting 1/16 a retransmission */
+    uint32_t rtx_floor_ms, rtx_low_ms;         /* the floor in force; since when a lower one would do (0: not) */
+    uint32_t red_seen, red_ms, red_last_ms;    /* RED's distance, while RED packets come */
+    uint32_t level, quiet;   /* output level follower; the last block was quiet */
     uint32_t n_fec, fec_entry, fec_off; /* FEC slots: [uint16 len][uint16 age][payload] */
     uint32_t fec_age;
     ec_media_rx_stats st;

@@ -1,16 +1,21 @@
 /* jb.c — adaptive jitter buffer (see ec_jb.h): a timestamp-addressed ring of 10 ms blocks, a
- * relative-delay histogram with a forgetting factor and its 95th percentile as the target delay
+ * relative-delay histogram with a forgetting factor and its 97th percentile (+ a recovery allowance) as the target delay
  * (after WebRTC NetEQ's DelayManager), and the per-block playout decision (play, conceal,
- * expand on underrun, skip after a concealed gap, stretch or compress toward the target).
+ * expand on underrun, skip after a concealed gap, stretch or compress toward the target, a merge only for a lasting excess).
  * Integer arithmetic only; timestamps and times compare modulo 2^32. */
 #include "ec_jb.h"
 
 #define JB_MAGIC 0x4A42554Fu /* "JBUF" */
 #define Q30 (1u << 30)
 #define FORGET_Q15 32745u  /* 0.9993 per packet */
-#define WINDOW_MS 1000u    /* two such windows: the minimum transit of the last 1..2 s */
-#define QUANTILE_DIV 20u   /* 1/20 = 5 % of the mass above the target */
-#define COMPRESS_MS 20     /* compress when dn >= target + 20 ms */
+#define WINDOW_MS 4000u    /* two such windows: the minimum transit of the last 4..8 s */
+#define QUANTILE_PERMILLE 30u /* 3 % of the mass above the target: the 97th percentile */
+#define COMPRESS_MS 20     /* compress when dn >= target + 20 ms ... */
+#define COMPRESS_RUN 25    /* ... at 25 frame starts in a row (0.5 s at 20 ms), or at once when */
+#define COMPRESS_URGENT_MS 80 /* dn >= target + 80 ms */
+#define STRETCH_MS 0       /* stretch when dn < target - STRETCH_MS (no band below: late packets cost more) */
+#define STRETCH_URGENT_MS 20 /* ... at once when dn < target - 20 ms */
+#define PATIENCE_RUN 0     /* frame starts a step may wait for a quiet block (0: it does not wait; measured no gain) */
 #define TICKS_PER_MS 8u
 
 static int lt(uint32_t a, uint32_t b)
@@ -69,6 +74,8 @@ int ec_jb_init(ec_jb *jb, size_t size, uint32_t n_blocks, int fixed_delay_ms, in
     jb->window_ms = 0;
     jb->hist_count = 0;
     jb->target_ms = 0;
+    jb->high_run = jb->low_run = 0;
+    jb->add_ms = jb->floor_ms = 0;
     for (i = 0; i < EC_JB_HIST_BINS; i++) {
         jb->hist[i] = 0;
     }
@@ -179,14 +186,17 @@ static void update_target(ec_jb *jb)
     for (b = 0; b < EC_JB_HIST_BINS; b++) {
         total += jb->hist[b] >> 2; /* Q28 sums: 48 bins cannot overflow */
     }
-    thr = total - total / QUANTILE_DIV;
+    thr = total - (uint32_t)(((uint64_t)total * QUANTILE_PERMILLE) / 1000u);
     for (b = 0; b < EC_JB_HIST_BINS - 1; b++) {
         cum += jb->hist[b] >> 2;
         if (cum >= thr) {
             break;
         }
     }
-    t = 10 * (b + 1);
+    t = 10 * (b + 1) + jb->add_ms;
+    if (t < jb->floor_ms) {
+        t = jb->floor_ms;
+    }
     hi = cap_ms(jb);
     if (jb->max_delay_ms > 0 && jb->max_delay_ms < hi) {
         hi = jb->max_delay_ms;
@@ -386,6 +396,27 @@ int ec_jb_delay_ms(const ec_jb *jb, uint32_t now_ms)
     return (int32_t)(now_ms * TICKS_PER_MS - jb->play_ts - jb->transit_ref) / (int32_t)TICKS_PER_MS;
 }
 
+void ec_jb_set_allowance(ec_jb *jb, int add_ms, int floor_ms)
+{
+    if (jb == NULL || jb->magic != JB_MAGIC || jb->fixed_delay_ms > 0 || add_ms < 0 || floor_ms < 0 ||
+        add_ms > 2000 || floor_ms > 2000 || (add_ms == jb->add_ms && floor_ms == jb->floor_ms)) {
+        return;
+    }
+    jb->add_ms = add_ms;
+    jb->floor_ms = floor_ms;
+    update_target(jb);
+}
+
+int ec_jb_relative_delay_ms(const ec_jb *jb, uint32_t now_ms, uint32_t ts)
+{
+    int32_t rd;
+    if (jb == NULL || jb->magic != JB_MAGIC || !jb->started) {
+        return 0;
+    }
+    rd = (int32_t)(now_ms * TICKS_PER_MS - ts - jb->transit_ref);
+    return rd > 0 ? rd / (int32_t)TICKS_PER_MS : 0;
+}
+
 int ec_jb_target_ms(const ec_jb *jb)
 {
     return (jb == NULL || jb->magic != JB_MAGIC) ? 0 : jb->target_ms;
@@ -405,8 +436,9 @@ static void advance(ec_jb *jb, uint32_t blocks)
     rebase_origin(jb);
 }
 
-int ec_jb_next(ec_jb *jb, uint32_t now_ms, int first, ec_jb_action *act)
+int ec_jb_next(ec_jb *jb, uint32_t now_ms, int flags, ec_jb_action *act)
 {
+    int first = (flags & EC_JB_NEXT_FIRST) != 0, quiet = (flags & EC_JB_NEXT_QUIET) != 0;
     int32_t dn;
     const ec_jb_block *a;
     if (jb == NULL || jb->magic != JB_MAGIC) {
@@ -443,7 +475,18 @@ int ec_jb_next(ec_jb *jb, uint32_t now_ms, int first, ec_jb_action *act)
     }
     if (a != NULL) {
         const ec_jb_block *b = ec_jb_find(jb, jb->play_ts + EC_JB_BLOCK_TS);
-        if (first && b != NULL && dn >= (jb->target_ms + COMPRESS_MS) * (int32_t)TICKS_PER_MS) {
+        int high = first && dn >= (jb->target_ms + COMPRESS_MS) * (int32_t)TICKS_PER_MS;
+        int low = first && dn < (jb->target_ms - STRETCH_MS) * (int32_t)TICKS_PER_MS && !jb->last_concealed;
+        if (first) {
+            jb->high_run = high ? jb->high_run + 1u : 0u;
+            jb->low_run = low ? jb->low_run + 1u : 0u;
+        }
+        /* a step waits for a quiet block (up to PATIENCE_RUN frames); a merge also for the excess
+         * to last COMPRESS_RUN frames, unless it is large */
+        if (high && b != NULL &&
+            ((jb->high_run >= COMPRESS_RUN && (quiet || jb->high_run >= COMPRESS_RUN + PATIENCE_RUN)) ||
+             dn >= (jb->target_ms + COMPRESS_URGENT_MS) * (int32_t)TICKS_PER_MS)) {
+            jb->high_run = 0;
             act->kind = EC_JB_MERGE;
             act->a = a;
             act->b = b;
@@ -451,7 +494,9 @@ int ec_jb_next(ec_jb *jb, uint32_t now_ms, int first, ec_jb_action *act)
             jb->st.played += 2;
             jb->last_concealed = 0;
             advance(jb, 2);
-        } else if (first && dn < jb->target_ms * (int32_t)TICKS_PER_MS && !jb->last_concealed) {
+        } else if (low && (quiet || jb->low_run + 1u > PATIENCE_RUN ||
+                           dn < (jb->target_ms - STRETCH_URGENT_MS) * (int32_t)TICKS_PER_MS)) {
+            jb->low_run = 0;
             act->kind = EC_JB_STRETCH;
             act->a = a;
             jb->st.stretched++;

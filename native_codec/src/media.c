@@ -22,6 +22,14 @@
 #define ENT_VALID 1u
 #define ENT_RTX 2u
 #define MIN_RTX_GAP_MS 40u
+#define NACK_REORDER_PACKETS 2u /* ask for a missing packet once 2 later ones have come, or... */
+#define NACK_REORDER_MIN_MS 2u  /* ...after max(1.5 x jitter, 2 ms) */
+#define RECOVERY_HOLD_MS 10000u /* the recovery allowance lasts this long after the last RED / retransmission */
+#define RTX_MARGIN_MS 10u
+#define RTX_MAX_MS 150u         /* the allowance never exceeds this; none when most retransmissions are slower */
+#define RTX_QUANTILE_PCT 90u    /* the allowance covers this share of the retransmissions */
+#define RTX_LOWER_MS 20u        /* the allowance falls only when it could be this much lower ... */
+#define RTX_LOWER_HOLD_MS 3000u /* ... for this long (it rises at once) */
 #define TICKS_PER_MS 8u
 
 static size_t align8(size_t n)
@@ -145,6 +153,7 @@ typedef struct {
     uint32_t have_ref, ref48, ref8; /* RTP (48 kHz) -> buffer (8 kHz) timeline */
     uint32_t cached;                /* pcm's second half is the output for timestamp next_ts */
     uint32_t next_ts;
+    uint32_t plc_next;              /* the block at next_ts is to be concealment: its frame's second half went out early */
     uint32_t recovered_fec, plc_frames, plc_blocks, bad, decode_errors;
     int16_t pcm[320];
 } opus_rx_part;
@@ -942,6 +951,7 @@ int ec_media_rx_init(ec_media_rx *st, size_t size, const ec_media_rx_config *cfg
 {
     size_t need = ec_media_rx_state_size(cfg), jbsize;
     int r;
+    uint32_t i;
     if (st == NULL || need == 0u) {
         return EC_ERR_ARG;
     }
@@ -969,6 +979,14 @@ int ec_media_rx_init(ec_media_rx *st, size_t size, const ec_media_rx_config *cfg
     st->next_rr_ms = 0;
     st->rr_started = 0;
     st->n_nack = 0;
+    st->asked_valid = 0;
+    st->asked_next = 0;
+    st->rtx_seen = st->rtx_last_ms = st->rtx_floor_ms = st->rtx_low_ms = 0;
+    for (i = 0; i < EC_MEDIA_RTX_BINS; i++) {
+        st->rtx_hist[i] = 0;
+    }
+    st->red_seen = st->red_ms = st->red_last_ms = 0;
+    st->level = st->quiet = 0;
     {
         ec_media_rx_stats z = {0};
         st->st = z;
@@ -1067,22 +1085,57 @@ static int payload_blocks(const ec_media_rx *st, const uint8_t *p, size_t len)
 
 /* ---- NACK list ---- */
 
+/* Removes seq from the list; 1 if it had been asked for (a NACK went out), else 0. */
 static int nack_remove(ec_media_rx *st, uint16_t seq)
 {
     uint32_t i, j;
     for (i = 0; i < st->n_nack; i++) {
         if (st->nack_list[i].seq == seq) {
+            int asked = st->nack_list[i].tries > 0u;
             for (j = i + 1; j < st->n_nack; j++) {
                 st->nack_list[j - 1] = st->nack_list[j];
             }
             st->n_nack--;
+            return asked;
+        }
+    }
+    return 0;
+}
+
+/* Was seq asked for recently (its entry since dropped)? Such a packet is a retransmission. */
+static int nack_asked(const ec_media_rx *st, uint16_t seq)
+{
+    uint32_t i;
+    for (i = 0; i < EC_MEDIA_NACK_MAX; i++) {
+        if (st->asked[i] == seq && (st->asked_valid >> i) & 1u) {
             return 1;
         }
     }
     return 0;
 }
 
-static void nack_add(ec_media_rx *st, uint16_t seq)
+static void note_asked(ec_media_rx *st, uint16_t seq)
+{
+    uint32_t i = st->asked_next % EC_MEDIA_NACK_MAX;
+    st->asked[i] = seq;
+    st->asked_valid |= 1u << i;
+    st->asked_next = i + 1u;
+}
+
+/* The reorder window: a missing packet is asked for once two later ones have come, or once it
+ * has been missing for 1.5 x the interarrival jitter (at least NACK_REORDER_MIN_MS). */
+static int nack_due_first(const ec_media_rx *st, const ec_media_nack_entry *e, uint32_t now_ms)
+{
+    uint32_t ticks = IS_OPUS(st) ? 48u : TICKS_PER_MS;
+    uint32_t wait = (st->src.jitter >> 4) * 3u / (2u * ticks);
+    if (wait < NACK_REORDER_MIN_MS) {
+        wait = NACK_REORDER_MIN_MS;
+    }
+    return (uint16_t)((uint16_t)ec_rtp_source_ext_max(&st->src) - e->seq) >= NACK_REORDER_PACKETS ||
+           now_ms - e->sent_ms >= wait;
+}
+
+static void nack_add(ec_media_rx *st, uint16_t seq, uint32_t now_ms)
 {
     uint32_t j;
     if (st->n_nack == EC_MEDIA_NACK_MAX) {
@@ -1094,7 +1147,7 @@ static void nack_add(ec_media_rx *st, uint16_t seq)
     st->nack_list[st->n_nack].seq = seq;
     st->nack_list[st->n_nack].tries = 0;
     st->nack_list[st->n_nack].pad = 0;
-    st->nack_list[st->n_nack].sent_ms = 0;
+    st->nack_list[st->n_nack].sent_ms = now_ms; /* until the first NACK: when it went missing */
     st->n_nack++;
 }
 
@@ -1112,6 +1165,72 @@ static void nack_prune(ec_media_rx *st, uint16_t played_seq)
             i++;
         }
     }
+}
+
+/* ---- recovery allowance ---- */
+
+/* A retransmission arrived with relative delay rd_ms: into the retransmissions' delay histogram
+ * (each one weighs 1/16, older ones fade by 15/16). */
+static void note_rtx(ec_media_rx *st, uint32_t now_ms, int rd_ms)
+{
+    uint32_t b = rd_ms > 0 ? (uint32_t)rd_ms / 10u : 0u, i;
+    if (b >= EC_MEDIA_RTX_BINS) {
+        b = EC_MEDIA_RTX_BINS - 1u;
+    }
+    for (i = 0; i < EC_MEDIA_RTX_BINS; i++) {
+        st->rtx_hist[i] -= st->rtx_hist[i] >> 4;
+    }
+    st->rtx_hist[b] += 1u << 12;
+    st->rtx_last_ms = now_ms;
+    st->rtx_seen = 1;
+}
+
+/* The upper edge (ms) of the bin where pct % of the retransmissions' weight lies below. */
+static uint32_t rtx_quantile(const ec_media_rx *st, uint32_t pct)
+{
+    uint32_t total = 0, cum = 0, i;
+    for (i = 0; i < EC_MEDIA_RTX_BINS; i++) {
+        total += st->rtx_hist[i];
+    }
+    for (i = 0; i + 1u < EC_MEDIA_RTX_BINS; i++) {
+        cum += st->rtx_hist[i];
+        if ((uint64_t)cum * 100u >= (uint64_t)total * pct) {
+            break;
+        }
+    }
+    return 10u * (i + 1u);
+}
+
+/* The jitter buffer's target covers recovery: the RED distance while RED packets come, and while
+ * retransmissions come, the delay that covers RTX_QUANTILE_PCT % of them (+ a margin, at most
+ * RTX_MAX_MS; none when half of them are slower than that). The retransmission floor rises at once
+ * and falls only after a lower one has done for RTX_LOWER_HOLD_MS, so it does not follow every
+ * retransmission (each change of the target costs time-scale steps). */
+static void update_allowance(ec_media_rx *st, uint32_t now_ms)
+{
+    int add = 0;
+    uint32_t want = 0;
+    if (st->red_seen && now_ms - st->red_last_ms < RECOVERY_HOLD_MS) {
+        add = (int)st->red_ms;
+    }
+    if (st->rtx_seen && now_ms - st->rtx_last_ms < RECOVERY_HOLD_MS && rtx_quantile(st, 50u) + RTX_MARGIN_MS <= RTX_MAX_MS) {
+        want = rtx_quantile(st, RTX_QUANTILE_PCT) + RTX_MARGIN_MS;
+        if (want > RTX_MAX_MS) {
+            want = RTX_MAX_MS;
+        }
+    }
+    if (want >= st->rtx_floor_ms) {
+        st->rtx_floor_ms = want;
+        st->rtx_low_ms = 0;
+    } else if (want + RTX_LOWER_MS > st->rtx_floor_ms && want != 0u) {
+        st->rtx_low_ms = 0; /* within the band: keep it */
+    } else if (st->rtx_low_ms == 0u) {
+        st->rtx_low_ms = now_ms | 1u;
+    } else if (now_ms - st->rtx_low_ms >= RTX_LOWER_HOLD_MS) {
+        st->rtx_floor_ms = want;
+        st->rtx_low_ms = 0;
+    }
+    ec_jb_set_allowance(&st->jb, add, (int)st->rtx_floor_ms);
 }
 
 /* ---- FEC ---- */
@@ -1279,6 +1398,7 @@ static void start_source(ec_media_rx *st, uint32_t ssrc, uint16_t seq, uint32_t 
     st->have_sr = 0;
     st->have_last = 0;
     st->n_nack = 0;
+    st->asked_valid = 0;
     st->cand_count = 0;
     if (!st->rr_started) {
         st->rr_started = 1;
@@ -1470,6 +1590,7 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
         st->last_dur = EC_JB_BLOCK_TS * (uint32_t)nb;
     }
     nacked = nack_remove(st, h.seq);
+    nacked |= nack_asked(st, h.seq); /* a retransmission: not a first arrival for the delay statistics */
 #ifdef EC_MEDIA_WITH_OPUS
     if (st->codec == EC_MEDIA_OPUS) {
         r = opus_store(st, now_ms, media_ts, h.seq, pay, plen, h.marker ? EC_JB_F_MARKER : 0u, !nacked);
@@ -1481,6 +1602,15 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
     if (nacked && result == EC_MEDIA_RX_MEDIA) {
         st->st.nack_recovered++;
     }
+    if (nacked) {
+        note_rtx(st, now_ms, ec_jb_relative_delay_ms(&st->jb, now_ms, media_ts));
+    }
+    if (n_red > 1) {
+        st->red_last_ms = now_ms;
+        st->red_ms = red[0].ts_offset / EC_JB_BLOCK_TS * 10u;
+        st->red_seen = 1;
+    }
+    update_allowance(st, now_ms);
     /* RED: redundant blocks fill what is missing (sequence number: primary's - distance) */
     for (i = 0; i + 1 < n_red; i++) {
         const uint8_t *rp = pkt + h.payload_off + red[i].off;
@@ -1509,7 +1639,7 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
         uint32_t s = ext - prev_max - 1u > EC_MEDIA_NACK_MAX ? ext - EC_MEDIA_NACK_MAX : prev_max + 1u;
         for (; s != ext; s++) {
             if (ec_jb_find_seq(&st->jb, (uint16_t)s) == NULL) {
-                nack_add(st, (uint16_t)s);
+                nack_add(st, (uint16_t)s, now_ms);
             }
         }
     }
@@ -1517,6 +1647,26 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
 }
 
 /* ---- playout ---- */
+
+/* Tracks the output level: the mean magnitude of each 10 ms block against a peak follower that
+ * halves in about 2 s. A block 24 dB below it is quiet (a pause, a soft consonant). */
+static void note_level(ec_media_rx *st, const int16_t *pcm, int32_t n)
+{
+    uint32_t sum = 0, e;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        int32_t v = pcm[i];
+        sum += (uint32_t)(v < 0 ? -v : v);
+    }
+    e = sum / (uint32_t)n;
+    st->level = e > st->level - st->level / 256u ? e : st->level - st->level / 256u;
+    st->quiet = e * 16u <= st->level;
+}
+
+static int quiet_flag(const ec_media_rx *st)
+{
+    return st->quiet ? EC_JB_NEXT_QUIET : 0;
+}
 
 static void decode_block(ec_media_rx *st, const ec_jb_block *b, int16_t *out)
 {
@@ -1607,6 +1757,12 @@ static void opus_play(ec_media_rx *st, const ec_jb_block *b, int16_t *out)
     uint8_t buf[EC_MEDIA_OPUS_MAX_PAYLOAD];
     uint32_t first_ts = b->ts - EC_JB_BLOCK_TS * b->index;
     int len, i;
+    if (ORX(st)->plc_next && ORX(st)->next_ts == b->ts) {
+        ORX(st)->plc_next = 0;
+        opus_plc_block(st, out); /* the concealment that a stretch or underrun put after the second half */
+        return;
+    }
+    ORX(st)->plc_next = 0;
     if (ORX(st)->cached && ORX(st)->next_ts == b->ts) {
         for (i = 0; i < 160; i++) {
             out[i] = ORX(st)->pcm[160 + i];
@@ -1656,6 +1812,12 @@ static void opus_lost(ec_media_rx *st, uint32_t ts, int16_t *out)
 {
     uint8_t buf[EC_MEDIA_OPUS_MAX_PAYLOAD];
     int len, i;
+    if (ORX(st)->plc_next && ORX(st)->next_ts == ts) {
+        ORX(st)->plc_next = 0;
+        opus_plc_block(st, out);
+        return;
+    }
+    ORX(st)->plc_next = 0;
     if (ORX(st)->cached && ORX(st)->next_ts == ts) {
         for (i = 0; i < 160; i++) {
             out[i] = ORX(st)->pcm[160 + i];
@@ -1677,6 +1839,23 @@ static void opus_lost(ec_media_rx *st, uint32_t ts, int16_t *out)
     opus_frame_out(st, ts, out);
 }
 
+/* 10 ms of concealment (a stretch, or an underrun that waits) at the buffer's position due. When
+ * due is the second half of the frame just decoded, that half goes out now and the concealment,
+ * which continues from the frame's end, takes its place when the buffer plays it: in order. */
+static void opus_conceal_at(ec_media_rx *st, uint32_t due, int16_t *out)
+{
+    int i;
+    if (ORX(st)->cached && ORX(st)->next_ts == due) {
+        for (i = 0; i < 160; i++) {
+            out[i] = ORX(st)->pcm[160 + i];
+        }
+        ORX(st)->cached = 0;
+        ORX(st)->plc_next = 1;
+        return;
+    }
+    opus_plc_block(st, out);
+}
+
 /* ec_media_rx_pull for Opus: the same jitter-buffer decisions, Opus's decoding and concealment. */
 static int opus_pull(ec_media_rx *st, uint32_t now_ms, int16_t *out)
 {
@@ -1687,7 +1866,7 @@ static int opus_pull(ec_media_rx *st, uint32_t now_ms, int16_t *out)
         uint32_t due = st->jb.play_ts;
         int playing = st->jb.playing;
         ec_jb_action act;
-        ec_jb_next(&st->jb, now_ms, k == 0, &act);
+        ec_jb_next(&st->jb, now_ms, k == 0 ? EC_JB_NEXT_FIRST | quiet_flag(st) : 0, &act);
         switch (act.kind) {
         case EC_JB_PLAY:
             opus_play(st, act.a, dst);
@@ -1705,17 +1884,20 @@ static int opus_pull(ec_media_rx *st, uint32_t now_ms, int16_t *out)
             if (playing && st->jb.play_ts != due) {
                 opus_lost(st, due, dst);
             } else {
-                opus_plc_block(st, dst);
+                opus_conceal_at(st, due, dst);
             }
             break;
         case EC_JB_STRETCH:
-            opus_plc_block(st, dst);
+            opus_conceal_at(st, due, dst);
             break;
         default:
             zero160(dst);
             st->st.silent++;
             break;
         }
+    }
+    for (k = 0; k < st->ptime_blocks; k++) {
+        note_level(st, out + k * 160, 160);
     }
     return st->ptime_blocks * 160;
 }
@@ -1761,7 +1943,7 @@ int ec_media_rx_pull(ec_media_rx *st, uint32_t now_ms, int16_t *out, size_t cap)
     for (k = 0; k < st->ptime_blocks; k++) {
         int16_t *dst = out + k * bs;
         ec_jb_action act;
-        ec_jb_next(&st->jb, now_ms, k == 0, &act);
+        ec_jb_next(&st->jb, now_ms, k == 0 ? EC_JB_NEXT_FIRST | quiet_flag(st) : 0, &act);
         switch (act.kind) {
         case EC_JB_PLAY:
             decode_block(st, act.a, dst);
@@ -1789,16 +1971,27 @@ int ec_media_rx_pull(ec_media_rx *st, uint32_t now_ms, int16_t *out, size_t cap)
             break;
         }
     }
+    for (k = 0; k < st->ptime_blocks; k++) {
+        note_level(st, out + k * bs, bs);
+    }
     return st->ptime_blocks * bs;
 }
 
 /* ---- feedback ---- */
 
-static int put_rr(ec_media_rx *st, uint32_t now_ms, uint8_t *out, size_t cap)
+/* An RR; regular: 0 for one sent early with a NACK, whose fraction lost covers the interval
+ * since the last regular report without ending it (so that the sender's loss estimate comes
+ * from whole report intervals, not from the short gaps between NACKs). */
+static int put_rr(ec_media_rx *st, uint32_t now_ms, uint8_t *out, size_t cap, int regular)
 {
     ec_rtcp_block b;
+    uint32_t ep = st->src.expected_prior, rp = st->src.received_prior;
     int n;
     ec_rtp_source_report(&st->src, &b);
+    if (!regular) {
+        st->src.expected_prior = ep;
+        st->src.received_prior = rp;
+    }
     if (st->have_sr) {
         b.lsr = st->lsr;
         b.dlsr = (uint32_t)(((uint64_t)(now_ms - st->lsr_ms) << 16) / 1000u);
@@ -1843,7 +2036,8 @@ int ec_media_rx_poll_feedback(ec_media_rx *st, uint32_t now_ms, uint8_t *out, si
     if (st->nack) {
         for (i = 0; i < st->n_nack; i++) {
             ec_media_nack_entry *e = &st->nack_list[i];
-            if (e->tries < EC_MEDIA_NACK_TRIES && (e->tries == 0u || now_ms - e->sent_ms >= (uint32_t)st->nack_retry_ms)) {
+            if (e->tries == 0u ? nack_due_first(st, e, now_ms)
+                               : e->tries < EC_MEDIA_NACK_TRIES && now_ms - e->sent_ms >= (uint32_t)st->nack_retry_ms) {
                 uint16_t d = n_fci > 0u ? (uint16_t)(e->seq - fci[n_fci - 1].pid) : 0u;
                 if (n_fci > 0u && d >= 1u && d <= 16u) {
                     fci[n_fci - 1].blp |= (uint16_t)(1u << (d - 1u));
@@ -1854,6 +2048,9 @@ int ec_media_rx_poll_feedback(ec_media_rx *st, uint32_t now_ms, uint8_t *out, si
                 } else {
                     continue;
                 }
+                if (e->tries == 0u) {
+                    note_asked(st, e->seq);
+                }
                 e->tries++;
                 e->sent_ms = now_ms;
                 due++;
@@ -1861,7 +2058,7 @@ int ec_media_rx_poll_feedback(ec_media_rx *st, uint32_t now_ms, uint8_t *out, si
         }
     }
     if (n_fci > 0u) {
-        a = put_rr(st, now_ms, out, cap);
+        a = put_rr(st, now_ms, out, cap, 0);
         if (a < 0) {
             return a;
         }
@@ -1874,7 +2071,7 @@ int ec_media_rx_poll_feedback(ec_media_rx *st, uint32_t now_ms, uint8_t *out, si
         return a + b;
     }
     if ((int32_t)(now_ms - st->next_rr_ms) >= 0) {
-        a = put_rr(st, now_ms, out, cap);
+        a = put_rr(st, now_ms, out, cap, 1);
         if (a > 0) {
             st->next_rr_ms = now_ms + (uint32_t)st->rtcp_interval_ms;
         }

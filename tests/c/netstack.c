@@ -319,7 +319,7 @@ static void rx_config(const scenario *sc, ec_media_rx_config *r)
 #define TX_WORDS 262
 #define TX_WORDS_BENCH 284
 #define TX_WORDS_SMALL 190
-#define RX_WORDS 758
+#define RX_WORDS 785
 
 static void run_scenario(const scenario *sc)
 {
