@@ -43,6 +43,8 @@
 
 static uint32_t vector_table[64] __attribute__((aligned(256)));
 static uint32_t gc_heap[MICROPY_HEAP_SIZE / sizeof(uint32_t)];
+// Python frames (MICROPY_ENABLE_PYSTACK): 32 KiB, as deep as the 32 KiB C stack lets calls nest.
+static mp_obj_t pystack[MICROPY_BOARD_PYSTACK_WORDS];
 
 // ---- console receive ring (single producer: the IRQ; single consumer: MicroPython)
 static uint8_t rx_ring[MICROPY_BOARD_CONSOLE_RX];
@@ -204,6 +206,7 @@ int __wrap_main(int argc, char **argv) {
     bool booted = false;
 
     for (;;) {
+        mp_pystack_init(pystack, &pystack[MICROPY_BOARD_PYSTACK_WORDS]);
         mp_init();
         readline_init0();
         devkit_net_init();

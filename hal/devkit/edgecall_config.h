@@ -18,6 +18,11 @@
 // The bytecode interpreter dispatches through a table of labels (GCC's computed goto), as the
 // stm32 and rp2 ports build it: fewer instructions per opcode than the switch.
 #define MICROPY_OPT_COMPUTED_GOTO   (1)
+// Python function frames on a stack of their own (board.c's pystack) instead of the GC heap: a
+// frame larger than 11 words (most methods) was allocated and freed on the heap at every call, and
+// gc_alloc's first-fit scan through a fragmented heap made that the devkit's costliest routine.
+#define MICROPY_ENABLE_PYSTACK      (1)
+#define MICROPY_BOARD_PYSTACK_WORDS (8192)
 
 // machine: the board's reset, bootloader, reset cause, unique id, idle, watchdog (CMSDK APB
 // watchdog of the mps2 FPGA image), in machine_devkit.c.
