@@ -8,11 +8,11 @@
 // Design Kit", dual-input timers) in free-running 32-bit mode with the /16 prescaler: 1.5625 MHz
 // from the 25 MHz system clock, one count every 0.64 us, counting down and wrapping every
 // 2^32 counts (45.8 min). Reads are accumulated into the clock, so it never loses time as long
-// as something reads it within 45 minutes (the idle loop does every millisecond).
+// as something reads it within 45 minutes (the idle loop does at least twice a second).
 // The audio and camera devices (audio.c, camera.c) pace their frames on this clock, and
 // time.time() is the time at power-on plus it (time_devkit.c), so it stays on the host's.
 //
-// The port's ticks.c (its SysTick count, kept running: it wakes WFI every millisecond) is
+// The port's ticks.c (its SysTick count, kept running: it ends the idle's WFI, board.c) is
 // replaced through the linker's --wrap (clock.part.mk).
 #include <stdint.h>
 

@@ -33,9 +33,9 @@
 #define MICROPY_PY_MACHINE_WDT      (1)
 #define MICROPY_PY_MACHINE_WDT_INCLUDEFILE "machine_devkit_wdt.c"
 
-// Idle: sleep until the next interrupt (SysTick every millisecond, the UART, the Ethernet), so
-// an idle devkit costs its host almost nothing.
-#define MICROPY_INTERNAL_WFE(TIMEOUT_MS) __asm volatile ("wfi")
+// Idle: sleep until the wait's end or the next interrupt (the UART, the Ethernet), tickless
+// (board.c, devkit_idle), so an idle devkit costs its host almost nothing.
+#define MICROPY_INTERNAL_WFE(TIMEOUT_MS) devkit_idle(TIMEOUT_MS)
 
 // The board: semihosting, the flash block device, the devkit module.
 #define MICROPY_HW_BOARD_EDGECALL   (1)
@@ -46,6 +46,7 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 uint32_t devkit_random_seed(void);
+void devkit_idle(intptr_t timeout_ms);
 #endif
 
 // time.time() and file times: the host's time at power-on plus the board's ticks.
