@@ -172,6 +172,37 @@ a.close()
     assert [f.offset for f in log] == [(overruns + i) * FRAME for i in range(got)]  # the newest kept
 
 
+def test_next_ms_says_when_the_next_frame_is_ready(dev: manager.DeviceInfo) -> None:
+    """next_ms(): the ticks_ms at which the next microphone frame is ready (what the call's media
+    task sleeps until); now while one is ready. A reader that sleeps until it gets every frame on
+    time, none early, none lost."""
+    out = run(dev, """
+import hal, time
+a = hal.part("audio").Audio(mic="")
+buf = bytearray(a.frame_bytes)
+late = extra = bad_wait = 0
+for i in range(25):
+    wait = time.ticks_diff(a.next_ms(), time.ticks_ms())
+    if not 0 < wait <= 20:
+        bad_wait += 1
+    time.sleep_ms(wait)
+    if not a.readinto(buf):  # not ready when next_ms said
+        late += 1
+    if a.readinto(buf):  # only one was due
+        extra += 1
+time.sleep_ms(70)  # 3 frames come due
+ready = time.ticks_diff(a.next_ms(), time.ticks_ms())
+n = 0
+while a.readinto(buf):
+    n += 1
+print(late, extra, bad_wait, ready, n, a.overruns)
+a.close()
+""")
+    late, extra, bad_wait, ready, n, overruns = (int(v) for v in out[-1].split())
+    assert (late, extra, bad_wait, overruns) == (0, 0, 0, 0), out
+    assert ready <= 0 and n in (3, 4), out
+
+
 def test_underruns_and_a_full_speaker_ring(dev: manager.DeviceInfo) -> None:
     d = device_dir(dev)
     board.reset_audio(d)

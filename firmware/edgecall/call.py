@@ -3,7 +3,10 @@
 # Publish: hal.audio microphone → MediaSender (codec, RTP, RED/FEC, NACK cache, RTCP SR: the C
 # media stack through hal.codec) → hal.net UDP to the relay port the channel server gave us.
 # Receive: hal.net UDP → MediaReceiver (jitter buffer, decoder, PLC; RTCP RR/NACK back) →
-# hal.audio speaker, one 20 ms frame per frame period. RTCP from the peer goes to both halves
+# hal.audio speaker, one 20 ms frame per frame period. The media task sleeps until the next thing
+# is due (a microphone frame: hal.audio's next_ms where it has one; a speaker frame; a binding), at
+# most RX_POLL_MS so that datagrams are taken before the socket's small queue fills; the speaker's
+# frames are timed with the microphone's, so one wake-up per frame period serves both. RTCP from the peer goes to both halves
 # (its SR to the receiver, its RR/NACK to the sender). The sender's and receiver's states (30 KiB
 # with Opus) are made once when the service is created, while the heap is whole (reserve_media),
 # and every call reuses their memory (hal.codec keeps it): on a board, a heap that many calls have
@@ -40,6 +43,10 @@ HISTORY = 20
 PACKET_BYTES = 1024  # hal.codec's MAX_PACKET: every RTP and RTCP packet the media stack makes fits
 BIND_RETRY_MS = 250
 BIND_REFRESH_MS = 2500
+IDLE_MS = 50  # the media task's period outside calls (it only beats)
+RX_POLL_MS = 10  # longest sleep in a call: the socket queues only a few datagrams (modlwip: 4)
+MIC_POLL_MS = 5  # the microphone's poll period when hal.audio cannot say when its next frame is due
+_BIND0, _BIND1 = BIND_MAGIC[0], BIND_MAGIC[1]
 
 
 def _setting(name, default=None):
@@ -60,6 +67,10 @@ def _push(lst, value):
     lst.append(value)
     if len(lst) > HISTORY:
         lst.pop(0)
+
+
+def _is_bind(pkt):
+    return len(pkt) > 1 and pkt[0] == _BIND0 and pkt[1] == _BIND1
 
 
 def _is_rtcp(pkt):
@@ -141,6 +152,8 @@ class Media:
         except (OSError, ValueError, MemoryError):
             self.close()
             raise
+        # When the next microphone frame is due (hal.emu's Audio.next_ms), else None: polled.
+        self.mic_next = getattr(self.audio, "next_ms", None)
         self.mic = bytearray(self.audio.frame_bytes)
         self.out = bytearray(self.audio.frame_bytes)
         self.sbuf = bytearray(PACKET_BYTES)  # packets out (RTP, RTCP feedback), without allocating
@@ -179,14 +192,18 @@ class Media:
         except OSError as e:
             log.warn("media send: %r" % (e,))
 
+    def _play_from(self, now):
+        """Where the speaker's frames start: with the microphone's, so that one wake-up per frame
+        period serves both (now when hal.audio cannot say when its next frame is due)."""
+        return self.mic_next() if self.mic_next is not None else now
+
     def step(self):
-        """Moves everything that is due; returns True when it did any work."""
+        """Moves everything that is due; returns the ms until something is due again (at most
+        RX_POLL_MS: received datagrams are taken at least that often)."""
         now = time.ticks_ms()
-        busy = False
         self._bind(now)
         while self.audio.readinto(self.mic):
             self.tx.push(self.mic, now)
-            busy = True
         n = self.tx.poll_into(self.sbuf, now)
         while n:
             self._send(self.sview[:n])
@@ -197,13 +214,11 @@ class Media:
             while n > 0:
                 self._send(v.view[:n])
                 n = v.tx.poll_into(v.pkt)
-            busy = True
         for _ in range(32):
             data = self.udp.recv()
             if data is None:
                 break
-            busy = True
-            if data[:2] == BIND_MAGIC:
+            if _is_bind(data):
                 if self.sig.is_ack(data):
                     self.bind_acks += 1
                     self.bound = True
@@ -215,19 +230,39 @@ class Media:
                     self.video.rx.on_packet(data)
             elif self.rx.on_packet(data, now) == "media" and self.first_audio_ms is None:
                 self.first_audio_ms = time.ticks_diff(now, self.t0)
-                self.next_play = now
+                self.next_play = self._play_from(now)
         if self.next_play is not None and time.ticks_diff(now, self.next_play) >= 0:
             self.rx.pull_into(self.out, now)
             self.audio.write_frame(self.out)
             self.next_play = time.ticks_add(self.next_play, FRAME_MS)
             if time.ticks_diff(now, self.next_play) > 10 * FRAME_MS:  # we were stalled: catch up
-                self.next_play = now
-            busy = True
+                self.next_play = self._play_from(now)
         n = self.rx.poll_feedback_into(self.sbuf, now)
         while n:
             self._send(self.sview[:n])
             n = self.rx.poll_feedback_into(self.sbuf, now)
-        return busy
+        return self._wait()
+
+    def _wait(self):
+        """The ms until the next thing is due: a microphone frame, a speaker frame, a binding, a
+        video frame; RX_POLL_MS at most."""
+        now = time.ticks_ms()
+        wait = RX_POLL_MS
+        d = time.ticks_diff(self.mic_next(), now) if self.mic_next is not None else MIC_POLL_MS
+        if d < wait:
+            wait = d
+        if self.next_play is not None:
+            d = time.ticks_diff(self.next_play, now)
+            if d < wait:
+                wait = d
+        d = time.ticks_diff(self.next_bind, now)
+        if d < wait:
+            wait = d
+        if self.video is not None:
+            d = time.ticks_diff(self.video.next_ms, now)
+            if d < wait:
+                wait = d
+        return wait if wait > 0 else 0
 
     def stats(self):
         now = time.ticks_ms()
@@ -306,15 +341,15 @@ class CallService:
         try:
             while True:
                 self.app.beat("media")
-                busy = False
+                wait = IDLE_MS
                 if self.media is not None:
                     try:
-                        busy = self.media.step()
+                        wait = self.media.step()
                     except (OSError, ValueError) as e:
                         self.errors += 1
                         log.error("media: %r" % (e,))
                         self._end_media("media error")
-                await asyncio.sleep_ms(2 if busy else 5)
+                await asyncio.sleep_ms(wait)
         finally:
             sig.stop()
 

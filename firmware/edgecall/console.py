@@ -7,7 +7,14 @@
 # when control returns to the loop. Anything malformed gets an error frame when
 # a header can be read (EINVAL, ENOTSUP, EMSGSIZE), or is dropped and counted; the app keeps
 # running whatever arrives.
+import sys
+
 from edgecall import cbor, log, smp
+
+# What poll() gives when nothing has arrived: on MicroPython an exhausted iterator, made once
+# (`await` there takes any iterator: this one gives None at once, allocating nothing); elsewhere
+# (CPython runs the firmware's tests) None, and poll() makes a coroutine as usual.
+_NOTHING = iter(()) if sys.implementation.name == "micropython" else None
 
 
 class MgmtError(Exception):
@@ -73,9 +80,16 @@ class Console:
         except ValueError:
             return smp.error(hdr, smp.EUNKNOWN)
 
-    async def poll(self):
-        """Handles whatever has arrived; returns True if anything did."""
+    def poll(self):
+        """An awaitable that handles whatever has arrived; awaited, True if anything did (else a
+        false value). The app polls every 10 ms: on MicroPython nothing is allocated when nothing
+        has arrived (no coroutine is made: the awaitable is _NOTHING)."""
         data = self.port.read()
+        if not data and _NOTHING is not None:
+            return _NOTHING
+        return self._serve(data)
+
+    async def _serve(self, data):
         if not data:
             return False
         for body in self.decoder.feed(data):

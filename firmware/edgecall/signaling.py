@@ -115,7 +115,7 @@ class Signaling:
     def _messages(self):
         data = self.conn.recv(2048) if self.conn is not None else None
         if data is None:
-            return []
+            return ()  # (the empty tuple is a constant: nothing allocated while nothing arrives)
         if data == b"":
             raise OSError("connection closed")
         self.last_rx = time.ticks_ms()

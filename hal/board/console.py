@@ -10,8 +10,17 @@ _in = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
 _out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else sys.stdout
 
 
+def _ready():
+    for _ in _poll.ipoll(0):  # ipoll: no list of results is allocated
+        return True
+    return False
+
+
 def read():
-    """Bytes that have arrived (b"" if none), without blocking."""
+    """Bytes that have arrived (b"" if none), without blocking; nothing is allocated when none
+    has (the console is polled every few ms)."""
+    if not _ready():
+        return b""
     out = bytearray()
     while len(out) < 512 and _poll.poll(0):
         b = _in.read(1)

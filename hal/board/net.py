@@ -51,18 +51,25 @@ class Tcp:
         self._s.connect(socket.getaddrinfo(host, port)[0][-1])
         self._s.setblocking(False)
         self.connected = True
+        self._poll = select.poll()
+        self._poll.register(self._s, select.POLLIN)
 
     def send(self, data):
         self._s.send(data)
 
     def recv(self, max_bytes=1024):
-        try:
-            data = self._s.recv(max_bytes)
-        except OSError:
-            return None
-        if not data:
-            self.connected = False
-        return data
+        """Bytes that have arrived (up to max_bytes), b"" when the peer closed, None when nothing
+        waits. The socket is asked only when poll says it has something: an empty non-blocking
+        recv would allocate max_bytes and an exception to say so (callers poll every few ms)."""
+        for _ in self._poll.ipoll(0):
+            try:
+                data = self._s.recv(max_bytes)
+            except OSError:
+                return None
+            if not data:
+                self.connected = False
+            return data
+        return None
 
     def close(self):
         self.connected = False

@@ -24,6 +24,7 @@
 #include "py/runtime.h"
 #include "py/mphal.h"
 #include "py/mperrno.h"
+#include "py/smallint.h"
 #include "semihost.h"
 
 #define MIC_RING 8         // frames in the microphone's (and the speaker's) DMA ring
@@ -262,6 +263,19 @@ static mp_obj_t stream_ready(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(stream_ready_obj, stream_ready);
 
+// next_ms() -> the time.ticks_ms() at which the next microphone frame is ready (in the past
+// when one is ready now): a reader can sleep until then instead of polling.
+static mp_obj_t stream_next_ms(mp_obj_t self_in) {
+    audio_stream_obj_t *self = stream_get(self_in);
+    uint32_t waiting = mic_waiting(self);
+    uint32_t due = self->t0 + (self->taken + 1u) * self->frame_ms;
+    if (waiting > 0) {
+        due = mp_hal_ticks_ms();
+    }
+    return MP_OBJ_NEW_SMALL_INT(due & (MICROPY_PY_TIME_TICKS_PERIOD - 1));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(stream_next_ms_obj, stream_next_ms);
+
 // readinto(buf) -> True with the next frame in buf (exactly frame_bytes, writable), False if none is due.
 static mp_obj_t stream_readinto(mp_obj_t self_in, mp_obj_t buf_in) {
     audio_stream_obj_t *self = stream_get(self_in);
@@ -348,6 +362,7 @@ static MP_DEFINE_CONST_FUN_OBJ_1(stream_close_obj, stream_close);
 
 static const mp_rom_map_elem_t stream_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_ready), MP_ROM_PTR(&stream_ready_obj) },
+    { MP_ROM_QSTR(MP_QSTR_next_ms), MP_ROM_PTR(&stream_next_ms_obj) },
     { MP_ROM_QSTR(MP_QSTR_readinto), MP_ROM_PTR(&stream_readinto_obj) },
     { MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&stream_read_obj) },
     { MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&stream_write_obj) },

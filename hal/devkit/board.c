@@ -2,7 +2,8 @@
 // sequence of a MicroPython board, as ports/rp2 and ports/stm32 run it: _boot.py mounts the
 // flash, then boot.py, then main.py unless the raw REPL asked for the soft reset, then the REPL),
 // an interrupt-driven console receive path on UART0 with Ctrl-C (the port polls its UART, which
-// cannot interrupt running code), and an idle that sleeps (WFI) instead of spinning. These take
+// cannot interrupt running code), and an idle that sleeps (WFI) instead of spinning: tickless, the
+// SysTick stretched to the end of the wait (see devkit_idle). These take
 // the place of the port's main, mp_hal_stdin_rx_chr, mp_hal_stdio_poll and mp_hal_delay_* through
 // the linker's --wrap (mpconfigboard.mk); the MicroPython tree is not edited.
 //
@@ -41,8 +42,20 @@
 
 #define NUM_VECTORS (16 + 32)
 
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018)
+#define TICK_CYCLES 25000u   // the port's SysTick: 1 ms of the 25 MHz processor clock
+#define IDLE_MAX_MS 500u     // longest sleep (SysTick's reload is 24 bits: 671 ms)
+
 static uint32_t vector_table[64] __attribute__((aligned(256)));
 static uint32_t gc_heap[MICROPY_HEAP_SIZE / sizeof(uint32_t)];
+// Python frames (MICROPY_ENABLE_PYSTACK): 32 KiB, as deep as the 32 KiB C stack lets calls nest.
+static mp_obj_t pystack[MICROPY_BOARD_PYSTACK_WORDS];
+
+// Bumped by every interrupt that can make something ready for the code that waits (a console
+// byte; the network's service, lan_netif.c), so that the idle knows whether one came since the
+// waiting code last looked (devkit_idle).
+volatile uint32_t devkit_wake_seq;
 
 // ---- console receive ring (single producer: the IRQ; single consumer: MicroPython)
 static uint8_t rx_ring[MICROPY_BOARD_CONSOLE_RX];
@@ -62,6 +75,7 @@ static void uart0_rx_irq(void) {
             UART0_CTRL &= ~UART_CTRL_RXIRQ;  // full: leave the byte in the UART (flow control)
             break;
         }
+        devkit_wake_seq++;
         uint8_t c = (uint8_t)UART0_DATA;
         if (c == mp_interrupt_char) {
             mp_sched_keyboard_interrupt();
@@ -124,6 +138,51 @@ static void board_init(void) {
     __asm volatile ("mrs %0, primask; cpsid i" : "=r"(primask) :: "memory");
     uart0_rx_irq();
     __asm volatile ("msr primask, %0" :: "r"(primask) : "memory");
+}
+
+// ---- tickless idle (MICROPY_INTERNAL_WFE, edgecall_config.h)
+//
+// The port's SysTick interrupts every millisecond, and a WFI that it ends costs a pass of the
+// waiting loop (select.poll's, asyncio's) each time: most of an idle devkit's instructions, and
+// a wake-up of its QEMU on the host every millisecond. A wait of `timeout_ms` instead sleeps in
+// one piece: the SysTick's reload is set to the whole wait (at most IDLE_MAX_MS, and not past
+// lwIP's next timer: devkit_net_idle_ms), the counter restarted, and the reload put back to 1 ms,
+// which the counter takes when this long period ends; after the WFI the counter is restarted,
+// so an interrupt that ended the sleep early (the console, the Ethernet) leaves the 1 ms tick
+// running as before. The reprogramming and the WFI run with PRIMASK set: an interrupt that comes
+// in between still ends the WFI (a pending interrupt wakes the core whatever PRIMASK says) and
+// is taken when PRIMASK is cleared. One that came after the waiting code last looked and before
+// this call cannot be seen here, except through devkit_wake_seq: then the call returns at once
+// and the code looks again.
+__attribute__((weak)) uint32_t devkit_net_idle_ms(uint32_t ms) {
+    return ms;
+}
+
+static uint32_t idle_seen_seq;
+
+void devkit_idle(intptr_t timeout_ms) {
+    uint32_t seq = devkit_wake_seq;
+    if (seq != idle_seen_seq) {
+        idle_seen_seq = seq;  // something came since the last wait: let the caller look first
+        return;
+    }
+    uint32_t ms = timeout_ms < 0 || (uintptr_t)timeout_ms > IDLE_MAX_MS ? IDLE_MAX_MS : (uint32_t)timeout_ms;
+    ms = devkit_net_idle_ms(ms);
+    if (ms <= 1) {
+        __asm volatile ("wfi");
+    } else {
+        uint32_t primask;
+        __asm volatile ("mrs %0, primask; cpsid i" : "=r"(primask) :: "memory");
+        if (devkit_wake_seq == seq) {
+            SYST_RVR = ms * TICK_CYCLES - 1u;
+            SYST_CVR = 0;  // restarts the count from the reload just set
+            SYST_RVR = TICK_CYCLES - 1u;  // taken when this period ends
+            __asm volatile ("dsb; wfi" ::: "memory");
+            SYST_CVR = 0;  // the 1 ms tick from now, whatever ended the sleep
+        }
+        __asm volatile ("msr primask, %0" :: "r"(primask) : "memory");
+    }
+    idle_seen_seq = devkit_wake_seq;
 }
 
 // ---- replacements for the port's HAL functions (--wrap)
@@ -204,6 +263,7 @@ int __wrap_main(int argc, char **argv) {
     bool booted = false;
 
     for (;;) {
+        mp_pystack_init(pystack, &pystack[MICROPY_BOARD_PYSTACK_WORDS]);
         mp_init();
         readline_init0();
         devkit_net_init();

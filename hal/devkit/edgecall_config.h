@@ -15,6 +15,14 @@
 #define MICROPY_KBD_EXCEPTION       (1)
 #define MICROPY_ENABLE_SCHEDULER    (1)
 #define MICROPY_SCHEDULER_DEPTH     (8)
+// The bytecode interpreter dispatches through a table of labels (GCC's computed goto), as the
+// stm32 and rp2 ports build it: fewer instructions per opcode than the switch.
+#define MICROPY_OPT_COMPUTED_GOTO   (1)
+// Python function frames on a stack of their own (board.c's pystack) instead of the GC heap: a
+// frame larger than 11 words (most methods) was allocated and freed on the heap at every call, and
+// gc_alloc's first-fit scan through a fragmented heap made that the devkit's costliest routine.
+#define MICROPY_ENABLE_PYSTACK      (1)
+#define MICROPY_BOARD_PYSTACK_WORDS (8192)
 
 // machine: the board's reset, bootloader, reset cause, unique id, idle, watchdog (CMSDK APB
 // watchdog of the mps2 FPGA image), in machine_devkit.c.
@@ -25,9 +33,9 @@
 #define MICROPY_PY_MACHINE_WDT      (1)
 #define MICROPY_PY_MACHINE_WDT_INCLUDEFILE "machine_devkit_wdt.c"
 
-// Idle: sleep until the next interrupt (SysTick every millisecond, the UART, the Ethernet), so
-// an idle devkit costs its host almost nothing.
-#define MICROPY_INTERNAL_WFE(TIMEOUT_MS) __asm volatile ("wfi")
+// Idle: sleep until the wait's end or the next interrupt (the UART, the Ethernet), tickless
+// (board.c, devkit_idle), so an idle devkit costs its host almost nothing.
+#define MICROPY_INTERNAL_WFE(TIMEOUT_MS) devkit_idle(TIMEOUT_MS)
 
 // The board: semihosting, the flash block device, the devkit module.
 #define MICROPY_HW_BOARD_EDGECALL   (1)
@@ -38,6 +46,7 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 uint32_t devkit_random_seed(void);
+void devkit_idle(intptr_t timeout_ms);
 #endif
 
 // time.time() and file times: the host's time at power-on plus the board's ticks.

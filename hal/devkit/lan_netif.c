@@ -3,7 +3,8 @@
 // Where lwIP runs: at PendSV, the lowest exception priority, as on ports/stm32. Two things pend
 // PendSV: the Ethernet interrupt (it masks the controller's interrupts; PendSV reads the waiting
 // frames into lwIP and unmasks them), and the SysTick when lwIP's next timeout is due or frames
-// wait in the controller (the board's 1 ms SysTick compares two words; nothing polls).
+// wait in the controller (the board's 1 ms SysTick compares two words; nothing polls). The idle
+// does not sleep past lwIP's next timer (devkit_net_idle_ms).
 //
 // Received frames go to lwIP at most RX_BUDGET per millisecond; the rest wait in the LAN9118's
 // FIFO (10 KiB) for the next tick. The host's scheduler delivers a devkit's traffic in lumps (a
@@ -67,6 +68,8 @@ static void (*systick_prev)(void);
 // Frame buffers: RX only at PendSV, TX only inside lwIP (PendSV or under the lock).
 static uint32_t rx_buf[(LAN9118_MAX_FRAME + 4 + 3) / 4];
 static uint32_t tx_buf[(LAN9118_MAX_FRAME + 3) / 4];
+
+extern volatile uint32_t devkit_wake_seq;  // board.c
 
 static inline void pend_service(void) {
     SCB_ICSR = ICSR_PENDSVSET;
@@ -159,6 +162,7 @@ static bool lan_receive(void) {
 static void lan_service(void) {
     // PendSV: never runs while MicroPython holds the lwIP lock.
     service_runs++;
+    devkit_wake_seq++;  // sockets may have become ready (board.c's idle looks again)
     if (lan_up) {
         uint32_t sts = lan9118_irq_pending(&lan);
         lan9118_irq_ack(&lan, sts);
@@ -180,6 +184,24 @@ static void lan_service(void) {
         sys_check_timeouts();
         timer_rearm();
     }
+}
+
+// The longest the idle may sleep (board.c, devkit_idle): not past lwIP's next timer, and only
+// a millisecond while frames wait in the controller.
+uint32_t devkit_net_idle_ms(uint32_t ms) {
+    if (rx_backlog) {
+        return 1;
+    }
+    if (timer_armed) {
+        int32_t left = (int32_t)(timer_due - (uint32_t)mp_hal_ticks_ms());
+        if (left < 1) {
+            return 1;
+        }
+        if ((uint32_t)left < ms) {
+            ms = (uint32_t)left;
+        }
+    }
+    return ms;
 }
 
 void devkit_net_irq_install(uint32_t *table) {

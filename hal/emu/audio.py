@@ -5,7 +5,7 @@ Microphone: the WAV file (16-bit mono, its rate must be the stream's) given at
 `edgecall sim start --mic FILE` (linked as mic.wav in the device folder), by set_mic() or by
 Audio(mic=...) (host paths, relative to the device folder); silence without one, and after its
 end. Frame k is readable k frame periods after the stream opened (read_frame() gives None until
-then); a reader more than 8 frames behind loses the oldest (see `overruns`).
+then; next_ms() says when); a reader more than 8 frames behind loses the oldest (see `overruns`).
 Speaker: write_frame() appends to build/sim/<ID>/speaker.raw (or the `speaker` host path) and a
 line "<unix seconds> <byte offset> <bytes>" to speaker.times (or <speaker>.times), stamped with the
 board's clock; mic.times logs the frames delivered the same way. The speaker's DAC plays on
@@ -38,6 +38,11 @@ class Audio:
     def readinto(self, buf) -> bool:
         """Like read_frame() into a writable buffer of frame_bytes; False if none is due."""
         return self._s.readinto(buf)
+
+    def next_ms(self) -> int:
+        """The time.ticks_ms() at which the next microphone frame is ready (now, or in the past,
+        when one is ready): a reader sleeps until then instead of polling."""
+        return self._s.next_ms()
 
     def write_frame(self, pcm) -> None:
         """Plays (records) one frame of int16 PCM."""

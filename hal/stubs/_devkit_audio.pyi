@@ -12,6 +12,7 @@ class Stream:
     # speaker: None = speaker.raw, else a host path (logged to <path>.times).
     def __init__(self, rate: int, frame_ms: int, mic: str | None, speaker: str | None) -> None: ...
     def ready(self) -> int: ...  # microphone frames waiting (0: none due yet)
+    def next_ms(self) -> int: ...  # time.ticks_ms() when the next frame is ready (now when one is)
     def readinto(self, buf: WBuffer) -> bool: ...  # exactly one frame; False when none is due
     def read(self) -> bytes | None: ...
     def write(self, pcm: Buffer) -> None: ...  # whole samples; waits while the ring is full

@@ -10,6 +10,8 @@
 # fetch()) it also compiles libopus from its own automake source lists with opus.py's DEFINES
 # (fixed point, no heap, VLAs; third-party code, so with its own warnings off) and the media
 # stack with EC_MEDIA_WITH_OPUS, in plain C: its packets equal the host's bit for bit.
+# libopus's objects are built at -O2 (the port builds the rest at -Os): a devkit in an Opus call
+# runs 8 % fewer instructions (-O3 gains 1 % more for 36 KB of code).
 # NC_OPUS_EDSP=1 adds, on a Cortex-M4/M7 (-mcpu in the port's CFLAGS), libopus's ARMv7E-M DSP
 # inline assembly: fewer instructions, but an encoder that is not bit-exact with the C code
 # (complexity 0 with in-band FEC at 20 % expected loss gives other packets: tests/test_natmod_media.py
@@ -32,7 +34,7 @@ CFLAGS_USERMOD += -DEC_MEDIA_WITH_OPUS -I$(NC_OPUS)/include
 
 NC_OPUS_CFLAGS = -w -Werror=implicit-function-declaration -DOPUS_BUILD -DFIXED_POINT -DDISABLE_FLOAT_API \
     -DVAR_ARRAYS -DCUSTOM_SUPPORT -DPACKAGE_VERSION='"1.3.1"' -I$(NC_ROOT)/opus_port -I$(NC_OPUS)/celt \
-    -I$(NC_OPUS)/silk -I$(NC_OPUS)/silk/fixed
+    -I$(NC_OPUS)/silk -I$(NC_OPUS)/silk/fixed -O2
 ifeq ($(NC_OPUS_EDSP),1)
 ifneq ($(filter -mcpu=cortex-m4% -mcpu=cortex-m7%,$(CFLAGS)),)
 NC_OPUS_CFLAGS += -DOPUS_ARM_INLINE_ASM -DOPUS_ARM_INLINE_EDSP -DOPUS_ARM_INLINE_MEDIA
