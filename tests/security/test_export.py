@@ -142,11 +142,11 @@ def test_ctrl_c_stops_a_flash_at_once_and_the_next_run_resumes(tmp_path: Path, i
         boot = root / "int1" / "boot"
         boot.mkdir(parents=True)
         (boot / "slot0.bin").write_bytes(images["1.0.0"].read_bytes())
-        manager.start(ids=["int1"], root=root)
+        manager.start(ids=["int1"], root=root, baud=921600)
 
         def flash(img: Path) -> subprocess.Popen[str]:
             return subprocess.Popen([sys.executable, "-m", "host_tools", "flash", "--device", "int1", str(img), "--json",
-                                     "--baud", "115200"], cwd=ROOT, env=env_for(root), stdout=subprocess.PIPE,
+                                     "--baud", "921600"], cwd=ROOT, env=env_for(root), stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
 
         # in the upload
