@@ -6,12 +6,12 @@
 # hal.audio speaker, one 20 ms frame per frame period. The media task sleeps until the next thing
 # is due (a microphone frame: hal.audio's next_ms where it has one; a speaker frame; a binding), at
 # most RX_POLL_MS so that datagrams are taken before the socket's small queue fills; the speaker's
-# frames are timed with the microphone's, so one wake-up per frame period serves both. RTCP from the peer goes to both halves
-# (its SR to the receiver, its RR/NACK to the sender). The sender's and receiver's states (30 KiB
-# with Opus) are made once when the service is created, while the heap is whole (reserve_media),
-# and every call reuses their memory (hal.codec keeps it): on a board, a heap that many calls have
-# fragmented may hold no such block in one piece. A call whose media cannot start ends with an
-# error; the service goes on.
+# frames are timed with the microphone's, so one wake-up per frame period serves both. RTCP from
+# the peer goes to both halves (its SR to the receiver, its RR/NACK to the sender). The sender's
+# and receiver's states (30 KiB with Opus) are made once when the service is created, while the
+# heap is whole (reserve_media), and every call reuses their memory (hal.codec keeps it): on a
+# board, a heap that many calls have fragmented may hold no such block in one piece. A call whose
+# media cannot start ends with an error; the service goes on.
 #
 # Relay binding: the media socket's address is bound at the relay by an authenticated binding
 # (Signaling.binding) sent when media starts, every BIND_RETRY_MS until the relay acknowledges

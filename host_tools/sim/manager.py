@@ -143,8 +143,8 @@ def start(
     lowest free ids `vdkN`. A device's flash is a littlefs image (flash.bin, formatted at its first
     boot); `blank` erases it and the bootloader's slots. An empty primary slot boots the base
     firmware (MicroPython as a board's maker ships it: no hal, no application;
-    host_tools/native/devkit.py builds it on first use); `factory_image` (a signed image, see factory_image()) is written into the primary slot,
-    confirmed, as a factory would. `mic` is a 16-bit mono WAV file the microphone plays, `camera`
+    host_tools/native/devkit.py builds it on first use); `factory_image` (a signed image, see
+    factory_image()) is written into the primary slot, confirmed, as a factory would. `mic` is a 16-bit mono WAV file the microphone plays, `camera`
     a folder of raw frames for the camera (hal.emu, hal/devkit/audio.c and camera.c find them
     through mic.wav and camera.list in the device folder); the speaker recording starts empty.
     The bootloader's config gets the public key of `boot_key` (default: the development key
