@@ -110,6 +110,7 @@ def test_report_structure(testdata: Path, tmp_path: Path, capsys: pytest.Capture
     assert all(t["value"] is None and t["met"] is None for t in report["targets"])  # 10/20/40 % not run
     for r in results:  # the receiver's modes give their delay: above the 30 ms one-way network delay
         assert ("delay_p95_ms" in r) == (r["mode"] != "zero-fill"), r
+        assert ("steps" in r) == (r["mode"] != "zero-fill"), r  # time-scale steps per call, counted
         assert r.get("delay_p95_ms", 40) > res.DELAY_MS and r.get("steps", 0) >= 0
     assert all("delay_p95_ms" in a for a in report["averages"] if a["mode"] != "zero-fill")
     monkeypatch.setenv("COLUMNS", "300")  # rich: one line per table row

@@ -79,8 +79,7 @@ class Lane(runner.Run):
                                 codec=cfg.opts.codec):
             self.log(f"{p['device']}: {p['action']} as {p['uid']}")
         for d in self.duts:
-            info = d.info()
-            self.versions[d.id] = {k: str(info.get(k, "")) for k in ("version", "machine", "micropython")}
+            self.versions[d.id] = fleet.identity(d)
         return scenarios.Context(self.duts, self.server, ident, ledger, cfg.mic, None, cfg.opts, self.log, t0=self.t0)
 
     def teardown(self) -> None:
@@ -233,8 +232,7 @@ class FarmRun:
             for p in lane.places:
                 dev: dict[str, Any] = next((d for d in doc.get("devices", []) if d.get("id") == p.name), {})
                 devices.append({"id": p.name, "kind": "board", "port": p.url, "uid": dev.get("uid", ""),
-                                "version": dev.get("version", ""), "machine": dev.get("machine", ""),
-                                "micropython": dev.get("micropython", ""), "host": p.host, "place": p.name,
+                                **{k: dev.get(k, "") for k in fleet.IDENTITY}, "host": p.host, "place": p.name,
                                 "lane": lane.index, "acquired_at": p.acquired_at, "released_at": p.released_at})
             join_ms += list(doc.get("metrics", {}).get("join_ms", {}).get("samples", []))
             durations = [r.get("duration_s", 0.0) for r in doc["scenarios"]]

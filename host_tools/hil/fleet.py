@@ -53,6 +53,15 @@ def start_virtual(count: int, root: Path, mic: Path | None, prefix: str = "hil",
             for i in infos]
 
 
+IDENTITY = ("version", "machine", "micropython")  # what a report says of each device's firmware
+
+
+def identity(dut: Dut) -> dict[str, str]:
+    """The device's firmware version, machine and MicroPython build, from its info."""
+    info = dut.info()
+    return {k: str(info.get(k, "")) for k in IDENTITY}
+
+
 def server_address(dut: Dut, default: str) -> str:
     """The channel server's address as the device must dial it."""
     return dut.host_address or default

@@ -107,8 +107,7 @@ class Run:
                                 codec=cfg.opts.codec):
             self.log(f"{p['device']}: {p['action']} as {p['uid']}")
         for d in self.duts:
-            info = d.info()
-            self.versions[d.id] = {k: str(info.get(k, "")) for k in ("version", "machine", "micropython")}
+            self.versions[d.id] = fleet.identity(d)
         return scenarios.Context(self.duts, self.server, ident, ledger, cfg.mic, self.sim_root, cfg.opts, self.log,
                                  t0=self.t0)
 
