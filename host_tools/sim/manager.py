@@ -68,7 +68,7 @@ def _info(d: state.DeviceDir) -> DeviceInfo:
         port=st.port if running else None,
         pid=st.pid if running else None,
         status=st.status if running else state.STATUS_OFF,
-        heap=st.heap,
+        heap=state.DEFAULT_HEAP,
         baud=st.baud,
         flash=str(d.flash),
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from host_tools.paths import BUILD
 
-DEFAULT_HEAP = 192 * 1024
+DEFAULT_HEAP = 192 * 1024  # the devkit firmware's MicroPython heap (hal/devkit/mpconfigboard.mk)
 DEFAULT_BAUD = 115200
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -49,7 +49,6 @@ class DeviceState:
     """The contents of state.json."""
 
     id: str
-    heap: int = DEFAULT_HEAP
     baud: int = DEFAULT_BAUD
     status: str = STATUS_OFF
     pid: int | None = None  # the supervisor (process group leader)

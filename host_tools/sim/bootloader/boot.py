@@ -52,13 +52,6 @@ class Bootloader:
     def primary(self) -> mcuboot.Image | None:
         return self.verify(self.store.slot(0))
 
-    # ---- swap
-    def start_swap(self, kind: str) -> None:
-        self.mcuboot.start_swap(kind)
-
-    def resume_swap(self) -> None:
-        self.mcuboot.resume_swap()
-
     # ---- the decision
     def on_reset(self) -> Decision:
         s = self.store
