@@ -2,10 +2,22 @@
 the media network stack (native_codec.media), scored with PESQ (ITU-T P.862 / P.862.2 via the
 `pesq` package) and STOI (`pystoi`) against the original speech.
 
-Codecs: G.722 at 16 kHz (PESQ-WB, P.862.2) on speech_16k.wav and the 8 kHz P.862 originals
-resampled to 16 kHz (scipy resample_poly); G.711 µ-law at 8 kHz (PESQ-NB) on the 8 kHz originals;
-Opus (RFC 7587, libopus 1.3.1 fixed point, complexity 0, VBR) at 16 and 24 kbit/s, 16 kHz, on
-the G.722 files ("opus16", "opus24").
+Speech: the wideband codecs are scored on the speech corpus (host_tools/speech.py): per language
+(es, fr, it, ru) a 24 s clip of real 16 kHz recordings, the prompts of Debian's
+asterisk-core-sounds-<lang>-g722 packages decoded with our G.722 decoder, joined by 300-700 ms
+pauses and set to an active speech level of -26 dBov. G.711, narrowband, keeps the five 8 kHz
+ITU-T P.862 originals (or105, or109, or114, u_af1s01, u_am1s01).
+Codecs: G.722 at 16 kHz (PESQ-WB, P.862.2) on the corpus; G.711 µ-law at 8 kHz (PESQ-NB) on the
+8 kHz originals; Opus (RFC 7587, libopus 1.3.1 fixed point, complexity 0, VBR) at 16 and
+24 kbit/s, 16 kHz, on the corpus ("opus16", "opus24").
+Statistics: every condition's figure (`averages`: PESQ, STOI, pesq_warp, delay_p95_ms, steps) is
+the MEDIAN over files x seeds (seeds 1, 2, 3: 12 calls a condition for the wideband codecs, 15 for
+G.711), with its spread as min-max (pesq_min/pesq_max, stoi_min/stoi_max) and as the interquartile
+range (pesq_q1/pesq_q3, stoi_q1/stoi_q3); the printed tables give the median and min-max. The
+targets are judged on the median; the ceiling is the median over the files.
+The full run (4 codecs, 7 losses, 2 patterns, 3 seeds, 2 workers) takes about 20 minutes on
+2 cores, almost all of it PESQ and STOI; `--quick` (one language cut to 6 s, one seed, four losses)
+about a minute.
 Loss patterns, each at 0..50 % mean loss, with the same impairment on the return path:
 - random: independent losses (netem `loss random`, a Gilbert–Elliott chain with p = 0 and
   1 − k = loss);
@@ -84,6 +96,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from host_tools import speech
 from host_tools.bench import emit
 from host_tools.channel.impair import Impairment, Link
 from host_tools.paths import BUILD, TESTDATA
@@ -99,13 +112,13 @@ LOSSES = (0, 5, 10, 20, 30, 40, 50)
 QUICK_LOSSES = (0, 10, 20, 40)
 PATTERNS = ("random", "bursty")
 MODES = ("zero-fill", "plc", "full")
-SEEDS = (1, 2, 3, 4, 5)
+SEEDS = (1, 2, 3)
 MAX_LAG_MS = 1000
 PLOT_PATH = BUILD / "bench" / "resilience.png"
 QUICK_PLOT_PATH = BUILD / "bench" / "resilience-quick.png"  # so a smoke run keeps the full run's plot
 SPEECH = TESTDATA / "speech"
 NB_FILES = ("or105.wav", "or109.wav", "or114.wav", "u_af1s01.wav", "u_am1s01.wav")
-WB_FILES = ("speech_16k.wav", *NB_FILES)
+WB_FILES = speech.LANGUAGES  # the speech corpus's 24 s clips (host_tools/speech.py)
 OPUS_FULL_START_PERC = 20
 # (codec, mode, pattern, loss %, minimum PESQ)
 TARGETS = (("g722", "full", "random", 10, 3.5), ("g722", "full", "random", 20, 3.0),
@@ -152,8 +165,8 @@ class Config:
         return self.files[codec] if self.files and codec in self.files else CODECS[codec].files
 
 
-QUICK = Config(losses=QUICK_LOSSES, seeds=(1,), files={"g722": ("speech_16k.wav",), "g711": ("or105.wav",),
-                                                       "opus16": ("speech_16k.wav",), "opus24": ("speech_16k.wav",)})
+QUICK = Config(losses=QUICK_LOSSES, seeds=(1,), files={"g722": ("es",), "g711": ("or105.wav",),
+                                                       "opus16": ("es",), "opus24": ("es",)}, max_seconds=6.0)
 
 
 # ---- channel ---------------------------------------------------------------------------------
@@ -518,12 +531,16 @@ def score(ref: np.ndarray, deg: Degraded, spec: CodecSpec, stoi_too: bool = True
 # ---- one file ------------------------------------------------------------------------------
 
 def load_speech(spec: CodecSpec, file: str, max_seconds: Optional[float] = None) -> np.ndarray:
-    """The file at the codec's rate (8 kHz originals resampled for G.722), whole 20 ms frames."""
+    """A corpus language's clip (speech.LANGUAGES, 16 kHz) or a file of the shared test data, at the
+    codec's rate (resampled when it differs), whole 20 ms frames."""
     from scipy.signal import resample_poly
 
     from host_tools.audiofiles import read_wav
 
-    pcm, rate = read_wav(SPEECH / file)
+    if file in speech.LANGUAGES:
+        pcm, rate = speech.clip(file), speech.RATE
+    else:
+        pcm, rate = read_wav(SPEECH / file)
     if rate != spec.rate:
         x = resample_poly(pcm.astype(np.float64), spec.rate, rate)
         pcm = np.clip(np.round(x), -32768, 32767).astype(np.int16)
@@ -660,9 +677,18 @@ def run_jobs(jobs: Sequence[Job], workers: int) -> JobResult:
                      [v for d in done for v in d.variants])
 
 
-def _mean(values: Iterable[float]) -> float:
+def _median(values: Iterable[float], digits: int = 3) -> float:
     v = list(values)
-    return round(float(np.mean(v)), 3) if v else float("nan")
+    return round(float(np.median(v)), digits) if v else float("nan")
+
+
+def _spread(name: str, values: Sequence[float], digits: int) -> dict[str, float]:
+    """The median of `values` and their spread: min-max and the interquartile range (numpy's
+    linear percentiles)."""
+    q1, q3 = np.percentile(values, [25, 75])
+    return {name: _median(values, digits), f"{name}_min": round(float(min(values)), digits),
+            f"{name}_max": round(float(max(values)), digits), f"{name}_q1": round(float(q1), digits),
+            f"{name}_q3": round(float(q3), digits)}
 
 
 def _mode_order(mode: str) -> tuple[int, str]:
@@ -670,23 +696,25 @@ def _mode_order(mode: str) -> tuple[int, str]:
 
 
 def averages(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean PESQ and STOI per (codec, mode, pattern, loss) over files and seeds."""
+    """Per (codec, mode, pattern, loss), over files and seeds: the median PESQ and STOI with their
+    spread (min-max, IQR), the median of pesq_warp, of the receiver delay and time-scale steps, of
+    the Opus FEC counts; the mean link loss."""
     groups: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["codec"], r["mode"], r["pattern"], r["loss"]), []).append(r)
     out = []
     for (codec, mode, pattern, loss), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], _mode_order(kv[0][1]), kv[0][2], kv[0][3])):
-        a = {"codec": codec, "mode": mode, "pattern": pattern, "loss": loss, "pesq": _mean(r["pesq"] for r in rs),
-             "stoi": round(float(np.mean([r["stoi"] for r in rs])), 4), "pesq_min": min(r["pesq"] for r in rs),
+        a = {"codec": codec, "mode": mode, "pattern": pattern, "loss": loss,
+             **_spread("pesq", [r["pesq"] for r in rs], 3), **_spread("stoi", [r["stoi"] for r in rs], 4),
              "n": len(rs), "link_loss": round(float(np.mean([r["link_loss"] for r in rs])), 4)}
         if all("pesq_warp" in r for r in rs):
-            a["pesq_warp"] = _mean(r["pesq_warp"] for r in rs)
+            a["pesq_warp"] = _median(r["pesq_warp"] for r in rs)
         if all("delay_p95_ms" in r for r in rs):
-            a["delay_p95_ms"] = round(float(np.mean([r["delay_p95_ms"] for r in rs])), 1)
-            a["steps"] = round(float(np.mean([r["steps"] for r in rs])), 1)
+            a["delay_p95_ms"] = _median((r["delay_p95_ms"] for r in rs), 1)
+            a["steps"] = _median((r["steps"] for r in rs), 1)
         if all("recovered_opus_fec" in r for r in rs):
-            a["recovered_opus_fec"] = round(float(np.mean([r["recovered_opus_fec"] for r in rs])), 1)
-            a["opus_plc_frames"] = round(float(np.mean([r["opus_plc_frames"] for r in rs])), 1)
+            a["recovered_opus_fec"] = _median((r["recovered_opus_fec"] for r in rs), 1)
+            a["opus_plc_frames"] = _median((r["opus_plc_frames"] for r in rs), 1)
         out.append(a)
     return out
 
@@ -696,7 +724,7 @@ def ceiling_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     for codec in sorted({r["codec"] for r in rows}):
         rs = [r for r in rows if r["codec"] == codec]
         out[codec] = {"codec": codec, "mode": "decode", "pattern": "none", "loss": 0,
-                      "pesq": _mean(r["pesq"] for r in rs), "stoi": round(float(np.mean([r["stoi"] for r in rs])), 4),
+                      **_spread("pesq", [r["pesq"] for r in rs], 3), **_spread("stoi", [r["stoi"] for r in rs], 4),
                       "per_file": rs}
     return out
 
@@ -707,15 +735,16 @@ def _lookup(avg: Sequence[dict[str, Any]], codec: str, mode: str, pattern: str, 
 
 
 def targets(avg: Sequence[dict[str, Any]], variant_avg: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
-    """Each target against the mean PESQ over files and seeds; the variants' values beside it."""
+    """Each target against the median PESQ over files and seeds (with its min-max); the variants'
+    medians beside it."""
     out = []
     for codec, mode, pattern, loss, minimum in TARGETS:
         value = _lookup(avg, codec, mode, pattern, loss)
-        delay = [a.get("delay_p95_ms") for a in avg if (a["codec"], a["mode"], a["pattern"], a["loss"]) ==
-                 (codec, mode, pattern, loss)]
+        hit = [a for a in avg if (a["codec"], a["mode"], a["pattern"], a["loss"]) == (codec, mode, pattern, loss)]
         out.append({"name": f"{codec} {mode} PESQ at {loss}% {pattern} loss", "codec": codec, "mode": mode,
                     "pattern": pattern, "loss": loss, "target": minimum, "value": value,
-                    "delay_p95_ms": delay[0] if delay else None,
+                    "value_min": hit[0]["pesq_min"] if hit else None, "value_max": hit[0]["pesq_max"] if hit else None,
+                    "delay_p95_ms": hit[0].get("delay_p95_ms") if hit else None,
                     "met": None if value is None else value >= minimum,
                     "variants": {name: _lookup(variant_avg, codec, name, pattern, loss) for name in VARIANTS}})
     return out
@@ -767,7 +796,7 @@ def plot(avg: Sequence[dict[str, Any]], ceiling: dict[str, Any], path: Path,
                             ax.plot(*zip(*pts), ls=ls, marker=mk, color=color, alpha=0.8,
                                     label=f"{CODECS[other].title}, in-band FEC (full), {pattern} loss")
             name = "PESQ-WB (P.862.2)" if spec.pesq_mode == "wb" else "PESQ-NB (P.862)"
-            ax.set_title(f"{spec.title}: {name if metric == 'pesq' else 'STOI'} (mean over files and seeds)",
+            ax.set_title(f"{spec.title}: {name if metric == 'pesq' else 'STOI'} (median over files and seeds)",
                          fontsize=9)
             ax.set_xlabel("mean packet loss (%)")
             ax.set_ylabel("MOS-LQO" if metric == "pesq" else "STOI")
@@ -786,8 +815,21 @@ def plot(avg: Sequence[dict[str, Any]], ceiling: dict[str, Any], path: Path,
     return path
 
 
+def corpus_of(cfg: Config) -> dict[str, Any]:
+    """The corpus clips the run uses, built (or checked in the cache) before the workers start: per
+    language its package, version, length, prompts and PCM digest."""
+    langs = sorted({f for c in cfg.codecs for f in cfg.files_of(c) if f in speech.LANGUAGES})
+    out = {}
+    for lang in langs:
+        m = speech.load_clip(lang).manifest
+        out[lang] = {k: m[k] for k in ("package", "version", "seconds", "active_level_dbov", "pcm_sha256")}
+        out[lang]["prompts"] = [p["file"] for p in m["prompts"]]
+    return out
+
+
 def benchmark(cfg: Config, plot_path: Path = PLOT_PATH) -> dict[str, Any]:
     t0 = time.monotonic()
+    corpus = corpus_of(cfg)
     done = run_jobs(jobs_of(cfg), cfg.workers)
     avg = averages(done.rows)
     variant_avg = averages(done.variants)
@@ -799,7 +841,11 @@ def benchmark(cfg: Config, plot_path: Path = PLOT_PATH) -> dict[str, Any]:
                   "rtt_ms": 2 * DELAY_MS, "bursty": {"r": round(1 / BURST_PACKETS, 4), "mean_burst_packets": BURST_PACKETS,
                                                      "p": "loss * r / (1 - loss)", "loss_bad": 1.0, "loss_good": 0.0},
                   "losses": list(cfg.losses), "patterns": list(cfg.patterns), "seeds": list(cfg.seeds),
-                  "files": {c: list(cfg.files_of(c)) for c in cfg.codecs}, "workers": cfg.workers},
+                  "files": {c: list(cfg.files_of(c)) for c in cfg.codecs}, "workers": cfg.workers,
+                  "max_seconds": cfg.max_seconds, "corpus": corpus,
+                  "statistic": "median over files x seeds (averages' pesq, stoi, pesq_warp, delay_p95_ms, steps)",
+                  "spread": "min-max (pesq_min/pesq_max, stoi_min/stoi_max) and IQR (pesq_q1/pesq_q3, stoi_q1/stoi_q3), "
+                            "over files x seeds; the printed tables give min-max"},
         "results": done.rows,
         "averages": avg,
         "ceiling": ceiling,
@@ -816,9 +862,18 @@ def run(json_out: bool, quick: bool = False) -> int:
         print(f"edgecall bench resilience: speech test data not found at {SPEECH}", file=sys.stderr)
         return 2
     cfg = replace(QUICK if quick else Config(), workers=max(1, min(2, os.cpu_count() or 1)))
-    result = benchmark(cfg, QUICK_PLOT_PATH if quick else PLOT_PATH)
+    try:
+        result = benchmark(cfg, QUICK_PLOT_PATH if quick else PLOT_PATH)
+    except speech.SpeechCorpusError as e:
+        print(f"edgecall bench resilience: {e}", file=sys.stderr)
+        return 2
     emit(result, json_out, _print_human)
     return 0
+
+
+def cell_pesq(a: dict[str, Any]) -> str:
+    """A table cell's PESQ: the median and its min-max over files and seeds."""
+    return f"{a['pesq']:.2f} ({a['pesq_min']:.2f}-{a['pesq_max']:.2f})"
 
 
 def _print_human(r: dict[str, Any]) -> None:
@@ -828,7 +883,7 @@ def _print_human(r: dict[str, Any]) -> None:
     con = Console()
     for codec in r["ceiling"]:
         c = r["ceiling"][codec]
-        t = Table(title=f"{codec}: mean PESQ / STOI / receiver delay p95 (send to playout, with the "
+        t = Table(title=f"{codec}: median PESQ (min-max) / STOI / receiver delay p95 (send to playout, with the "
                         f"{DELAY_MS:.0f} ms one-way network delay) over files and seeds "
                         f"(ceiling {c['pesq']:.2f} / {c['stoi']:.3f})")
         t.add_column("loss %")
@@ -840,12 +895,15 @@ def _print_human(r: dict[str, Any]) -> None:
             for m, p in cols:
                 a = [x for x in r["averages"] if (x["codec"], x["mode"], x["pattern"], x["loss"]) == (codec, m, p, loss)]
                 delay = f" / {a[0]['delay_p95_ms']:.0f} ms" if a and "delay_p95_ms" in a[0] else ""
-                cells.append(f"{a[0]['pesq']:.2f} / {a[0]['stoi']:.3f}{delay}" if a else "-")
+                cells.append(f"{cell_pesq(a[0])} / {a[0]['stoi']:.3f}{delay}" if a else "-")
             t.add_row(str(loss), *cells)
         con.print(t)
     for row in r["targets"]:
-        con.print(f"{'met   ' if row['met'] else 'MISSED'} {row['name']}: {row['value']} (target ≥ {row['target']}), "
-                  f"receiver delay p95 {row['delay_p95_ms']} ms")
+        spread = f" (min-max {row['value_min']}-{row['value_max']})" if row["value"] is not None else ""
+        con.print(f"{'met   ' if row['met'] else 'MISSED'} {row['name']}: median {row['value']}{spread} "
+                  f"(target ≥ {row['target']}), receiver delay p95 {row['delay_p95_ms']} ms")
         for name, value in row["variants"].items():
             con.print(f"         with {name}: {value}")
+    for lang, c in r["setup"].get("corpus", {}).items():
+        con.print(f"corpus {lang}: {c['seconds']} s, {len(c['prompts'])} prompts of {c['package']} {c['version']}")
     con.print(f"plot: {r['plot']}   ({r['seconds']} s)")
