@@ -15,9 +15,9 @@ the MEDIAN over files x seeds (seeds 1, 2, 3: 12 calls a condition for the wideb
 G.711), with its spread as min-max (pesq_min/pesq_max, stoi_min/stoi_max) and as the interquartile
 range (pesq_q1/pesq_q3, stoi_q1/stoi_q3); the printed tables give the median and min-max. The
 targets are judged on the median; the ceiling is the median over the files.
-The full run (4 codecs, 7 losses, 2 patterns, 3 seeds, 2 workers) takes about 20 minutes on
-2 cores, almost all of it PESQ and STOI; `--quick` (one language cut to 6 s, one seed, four losses)
-about a minute.
+The full run (4 codecs, 7 losses, 2 patterns, 3 seeds, 2 workers) costs about 20 CPU-minutes,
+almost all of it PESQ and STOI: about 10 minutes on 2 idle cores (19 minutes measured on 2 cores
+shared with other work); `--quick` (one language cut to 6 s, one seed, four losses) about 20 s.
 Loss patterns, each at 0..50 % mean loss, with the same impairment on the return path:
 - random: independent losses (netem `loss random`, a Gilbert–Elliott chain with p = 0 and
   1 − k = loss);
