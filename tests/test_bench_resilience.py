@@ -90,19 +90,28 @@ def test_receiver_delay_is_send_to_playout(testdata: Path, codec: str) -> None:
 
 
 def test_loss_zero_with_jitter_is_near_the_ceiling(testdata: Path) -> None:
+    """G.711 on the five 8 kHz originals (4 s each) x 3 seeds, jitter alone (30 +- 10 ms,
+    reordering): the buffer's few late packets, underrun waits and time-scale steps cost the
+    median call less than 0.35 PESQ below the median ceiling and no call more than 0.8 (steps in
+    speech cost a 4 s call up to 1.7); STOI stays close."""
     spec = res.CODECS["g711"]
-    pcm = res.load_speech(spec, "or105.wav", max_seconds=4.0)
-    _clean, (ceil_pesq, ceil_stoi) = _ceiling(spec, pcm)
-    zero_fill, plc, full = res.run_setting(spec, "or105.wav", pcm, "random", 0, seed=1)
-    assert zero_fill["pesq"] == round(ceil_pesq, 3) and zero_fill["stoi"] == round(ceil_stoi, 4)
-    # jitter alone (30 ± 10 ms, reordering): a few late packets and the buffer's 10 ms steps
-    assert ceil_pesq - 0.5 < plc["pesq"] <= ceil_pesq + 0.05, plc
-    # the full stack pays more for reordering (NACKs for reordered packets keep them out of the
-    # buffer's delay statistics: more late packets and time-scale steps); its STOI stays close
-    assert PESQ_RANGE[0] <= full["pesq"] <= ceil_pesq + 0.05, full
-    for row in (plc, full):
-        assert row["link_loss"] == 0.0
-        assert abs(row["stoi"] - ceil_stoi) < 0.03, row
+    ceilings, plcs, fulls = [], [], []
+    for file in res.NB_FILES:
+        pcm = res.load_speech(spec, file, max_seconds=4.0)
+        _clean, (ceil_pesq, ceil_stoi) = _ceiling(spec, pcm)
+        for seed in (1, 2, 3):
+            zero_fill, plc, full = res.run_setting(spec, file, pcm, "random", 0, seed=seed)
+            assert zero_fill["pesq"] == round(ceil_pesq, 3) and zero_fill["stoi"] == round(ceil_stoi, 4)
+            for row in (plc, full):
+                assert row["link_loss"] == 0.0
+                assert PESQ_RANGE[0] <= row["pesq"] <= ceil_pesq + 0.05, row
+                assert ceil_pesq - 0.8 < row["pesq"], (row, ceil_pesq)
+                assert abs(row["stoi"] - ceil_stoi) < 0.03, row
+            ceilings.append(ceil_pesq)
+            plcs.append(plc["pesq"])
+            fulls.append(full["pesq"])
+    for mode in (plcs, fulls):
+        assert float(np.median(mode)) > float(np.median(ceilings)) - 0.35, (mode, ceilings)
 
 
 def test_concealment_beats_zero_fill_at_30_percent(testdata: Path) -> None:

@@ -6,6 +6,8 @@ build without libopus (native_codec._nc) refuses the codec and keeps its state s
 from __future__ import annotations
 
 import random
+import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -86,21 +88,48 @@ def test_inband_fec_beats_plc_on_the_same_loss(speech: np.ndarray) -> None:
     assert snr_db(speech, fec) > snr_db(speech, plc), (snr_db(speech, plc), snr_db(speech, fec))
 
 
-def test_sender_adapts_loss_perc_and_fec_from_reports() -> None:
-    tx = MediaSender("opus", 20, adapt=True, ssrc=5, seq=0, ts=0)
-    rx = MediaReceiver("opus", 20, ssrc=6, rtcp_interval_ms=100)
+def _exchange(tx: MediaSender, rx: MediaReceiver, frames: range, lost: Callable[[int], bool]) -> None:
     z = np.zeros(320, np.int16)
-    for i in range(40):
+    for i in frames:
         for p in tx.push(z, 20 * i):
-            if i % 2 == 0:  # half the packets lost
+            if not lost(i):
                 rx.on_packet(p, 20 * i)
         rx.pull(20 * i)
         for fb in rx.poll_feedback(20 * i):
             tx.on_packet(fb, 20 * i + 5)
+
+
+def test_sender_adapts_loss_perc_and_fec_from_reports() -> None:
+    """Half the packets lost: after a loss window (about 1 s of reports) in-band FEC is on, the
+    expected loss capped, the bitrate raised to what FEC needs; when the loss ends, after two
+    quiet windows, FEC is off and the bitrate back to the configured one."""
+    tx = MediaSender("opus", 20, adapt=True, ssrc=5, seq=0, ts=0)
+    rx = MediaReceiver("opus", 20, ssrc=6, rtcp_interval_ms=100, nack=False)
+    _exchange(tx, rx, range(40), lambda i: i % 2 == 1)
+    assert tx.stats()["opus_inband_fec"] == 0  # less than one loss window of reports yet
+    _exchange(tx, rx, range(40, 150), lambda i: i % 2 == 1)
     st = tx.stats()
     assert st["rr_received"] > 0 and st["opus_inband_fec"] == 1
     assert st["opus_loss_perc"] == 30  # capped
+    assert st["opus_bitrate"] == 32000  # 24 kbit/s configured: raised while FEC is on
     assert st["level"] == 1 and st["red"] == 0 and st["fec_group"] == 0
+    _exchange(tx, rx, range(150, 600), lambda i: False)
+    st = tx.stats()
+    assert st["opus_inband_fec"] == 0 and st["opus_loss_perc"] == 0 and st["opus_bitrate"] == 24000, st
+
+
+def test_sender_keeps_fec_off_when_only_short_reports_show_loss() -> None:
+    """Reports every 100 ms, each with a fraction lost of 20 % (what an early RR shows while a
+    packet that is merely reordered is missing), and a cumulative number lost that does not grow:
+    no loss over any loss window, so FEC stays off and the bitrate as configured."""
+    tx = MediaSender("opus", 20, adapt=True, ssrc=5, seq=0, ts=0)
+    for i in range(50):
+        rr = struct.pack("!BBHI", 0x81, 201, 7, 9) + struct.pack("!IIIIII", 5, 51 << 24, 5 * i, 0, 0, 0)
+        tx.on_packet(rr, 100 * i)
+    st = tx.stats()
+    assert st["rr_received"] == 50 and st["fraction_lost"] == 51
+    assert st["opus_inband_fec"] == 0 and st["opus_loss_perc"] == 0 and st["opus_bitrate"] == 24000, st
+    assert st["level_changes"] == 0, st
 
 
 def rtp(payload: bytes, seq: int, pt: int = 111, ts: int = 0) -> bytes:

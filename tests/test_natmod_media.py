@@ -104,12 +104,13 @@ def scenarios(testdata: Path) -> dict[str, Scenario]:
     pcm16 = speech(testdata, 800)
     pcm8 = pcm16[::2].copy()  # 8 kHz audio for the narrowband codecs
     return {
-        # adaptive G.722 with NACK; reports and NACKs looped back; 1 packet in 6 lost
+        # adaptive G.722 with NACK; reports and NACKs looped back; 1 packet in 6 lost (2 s: the
+        # sender adapts once per loss window of about 1 s of reports)
         "loop": run_host(Scenario(dict(codec="g722", ptime_ms=20, adapt=True, max_ptime_ms=40, rtcp_interval_ms=200,
                                        **IDS),
                                   dict(codec="g722", ptime_ms=20, min_delay_ms=100, rtcp_interval_ms=200,
-                                       ssrc=0x12345678), 1000),
-                         pcm16, 320, {i for i in range(3, 60) if i % 6 == 3}),
+                                       ssrc=0x12345678), 2000),
+                         speech(testdata, 2000), 320, {i for i in range(3, 120) if i % 6 == 3}),
         # fixed RED + FEC, DVI4 in 30 ms packets, a 20 ms receiver with a fixed delay
         "redfec": run_host(Scenario(dict(codec="dvi4", ptime_ms=30, red=True, fec_group=3, adapt=False, **IDS),
                                     dict(codec="dvi4", ptime_ms=20, delay_ms=60, nack=False, ssrc=7), 900),

@@ -535,7 +535,8 @@ def test_adaptive_target_follows_jitter() -> None:
     assert 80 <= jittery["target_delay_ms"] <= 120, jittery
     late_share = (jittery["concealed"] - calm["concealed"]) / (2 * 2000)
     assert late_share < 0.08, jittery
-    assert jittery["stretched"] > 0 and jittery["ts_jumps"] == 0
+    # the delay followed the target up (by stretches in quiet blocks or underrun waits)
+    assert jittery["delay_ms"] >= 0.6 * jittery["target_delay_ms"] and jittery["ts_jumps"] == 0, jittery
     drive(rx, arrivals, 90000, 60000)
     assert rx.stats()["target_delay_ms"] < jittery["target_delay_ms"]
     drive(rx, arrivals, 160000, 90000)
@@ -545,6 +546,36 @@ def test_adaptive_target_follows_jitter() -> None:
     # every output block is accounted for
     pulls = 160000 // 20
     assert after["silent"] + after["played"] - after["compressed"] + after["concealed"] + after["stretched"] == 2 * pulls
+
+
+def test_merges_wait_for_a_pause() -> None:
+    """Talk in 0.6 s bursts with 0.4 s pauses; a 300 ms stall delivers its packets in one lump, so
+    the buffer holds far more than its target: it plays the excess off by merges, each one in a
+    pause (the output around it quiet), none inside a burst."""
+    tx = nc.MediaSender("g722", 20, nack=False, ssrc=5, seq=1, ts=1)
+    n = 16000 * 12
+    t = np.arange(n) / 16000
+    pcm = (speechlike(16000, 12.0).astype(np.float64) * ((t % 1.0) < 0.6)).astype(np.int16)
+    sent = run_sender(tx, pcm, 600)
+    arrivals = [(max(s.time + 20, 3320) if 3000 <= s.time < 3300 else s.time + 20, k, s.data)
+                for k, s in enumerate(sent)]
+    arrivals.sort()
+    rx = nc.MediaReceiver("g722", 20, ssrc=6, nack=False)
+    i, merged_out, loud = 0, [], []
+    for now in range(0, 12000):
+        while i < len(arrivals) and arrivals[i][0] <= now:
+            rx.on_packet(arrivals[i][2], now)
+            i += 1
+        if now % 20 == 7:
+            before = rx.stats()["compressed"]
+            out = rx.pull(now).astype(np.float64)
+            level = float(np.sqrt(np.mean(out ** 2)))
+            (merged_out if rx.stats()["compressed"] > before else loud).append(level)
+    st = rx.stats()
+    assert st["compressed"] >= 10 and st["concealed"] <= 32, st  # the stall: underrun waits, then merges
+    assert st["delay_ms"] <= st["target_delay_ms"] + 40, st  # the 300 ms excess played off
+    peak = max(loud)
+    assert max(merged_out) < 0.01 * peak, (merged_out, peak)
 
 
 def test_adaptive_underrun_and_burst_recovery() -> None:
@@ -627,6 +658,68 @@ def test_nack_retransmission_recovers_losses() -> None:
     assert st["sr_received"] > 0
 
 
+def test_rr_counts_the_loss_of_first_transmissions() -> None:
+    """8 % of first transmissions lost, most recovered by NACK: the RR's cumulative number lost is
+    the link's (retransmissions are not counted as received: the sender adapts to the link), while
+    the receiver's own lost count is what NACK left."""
+    tx = nc.MediaSender("g722", 20, nack=True, ssrc=0x51, seq=65000, ts=77)
+    rx = nc.MediaReceiver("g722", 20, ssrc=0x52, nack=True, min_delay_ms=150, nack_retry_ms=60)
+    dropped = [0]
+
+    def loss(rng: random.Random, t: int) -> bool:
+        lost = rng.random() < 0.08
+        if lost and t % 20 == 0:  # a first transmission (retransmissions leave at t % 20 == 10)
+            dropped[0] += 1
+        return lost
+
+    call(tx, rx, speechlike(16000, 12.0), 600, loss)
+    rr = media.parse_rtcp(rx.poll_feedback(600 * 20 + 2000)[0])
+    st = rx.stats()
+    assert st["nack_recovered"] > 0 and st["duplicates"] == 0, st
+    assert rr["blocks"][0]["cumulative_lost"] == dropped[0] > st["lost"], (rr, dropped, st)
+
+
+def test_a_late_original_is_a_first_arrival_and_its_retransmission_recovers_nothing() -> None:
+    """Packet 50 comes 45 ms late: after the next packet, and after the receiver asked for it
+    (at the first pull 2 ms or more after that packet showed the gap). Coming 15 ms after the
+    request (sooner than a retransmission over this 40 ms round trip could), it is the original:
+    no NACK recovery, and no recovery allowance lifts the target above its 60 ms floor; the
+    retransmission the request brings 40 ms later is a copy."""
+    tx = nc.MediaSender("g722", 20, nack=True, ssrc=5, seq=1, ts=1)
+    rx = nc.MediaReceiver("g722", 20, ssrc=6, nack=True, min_delay_ms=60)
+    pcm = speechlike(16000, 4.0)
+    fs = tx.frame_samples
+    queue: list[tuple[int, int, str, bytes]] = []
+    order = 0
+    for t in range(0, 4000):
+        if t % 20 == 0 and t < 3600:
+            i = t // 20
+            for p in tx.push(pcm[i * fs:(i + 1) * fs], t):
+                queue.append((t + (65 if i == 50 else 20), order, "rx", p))
+                order += 1
+        queue.sort()
+        while queue and queue[0][0] <= t:
+            _, _, who, p = queue.pop(0)
+            if who == "rx":
+                rx.on_packet(p, t)
+            else:
+                for q in tx.on_packet(p, t):
+                    queue.append((t + 20, order, "rx", q))
+                    order += 1
+        if t % 20 == 10:
+            rx.pull(t)
+            for fb in rx.poll_feedback(t):
+                queue.append((t + 20, order, "tx", fb))
+                order += 1
+            for q in tx.poll(t):
+                queue.append((t + 20, order, "rx", q))
+                order += 1
+    st, ts = rx.stats(), tx.stats()
+    assert st["nack_sent"] >= 1 and ts["retransmissions"] >= 1, (st, ts)
+    assert st["nack_recovered"] == 0 and st["duplicates"] == 1 and st["late"] == 0, st
+    assert st["target_delay_ms"] == 60, st  # the floor: no allowance for a recovery that was none
+
+
 def test_sender_adaptation_levels() -> None:
     """Heavy loss: the sender turns on RED and drops G.722 to 56/48 kbit/s (the receiver sees the
     mode in the codewords); when the loss stops it steps back down to plain 64 kbit/s."""
@@ -664,16 +757,38 @@ def test_sender_adaptation_levels() -> None:
     assert rx.stats()["g722_bitrate"] == 64000
 
 
+def _rr(fraction: int, lost: int, ext_seq: int) -> bytes:
+    """An RR from SSRC 9 with one report block on SSRC 1."""
+    return struct.pack("!BBHI", 0x81, 201, 7, 9) + struct.pack("!IIIIII", 1, fraction << 24 | lost, ext_seq, 0, 0, 0)
+
+
 def test_fec_adaptation_level() -> None:
+    """The level follows the loss of whole loss windows (cumulative lost over expected between
+    reports EC_MEDIA_LOSS_WINDOW_MS apart), smoothed s = (s + loss) / 2, and not the reports'
+    fraction lost (an early RR's covers a few packets)."""
     tx = nc.MediaSender("pcmu", 20, nack=False, adapt=True, ssrc=1, seq=1, ts=1)
-    for i, (fraction, level) in enumerate(((20, 1), (12, 1), (12, 1), (0, 1), (0, 1), (0, 0))):
-        rr = struct.pack("!BBHI", 0x81, 201, 7, 9) + struct.pack("!IIIIII", 1, fraction << 24, 0, 0, 0, 0)
-        tx.on_packet(rr, 0)
+    tx.on_packet(_rr(0, 0, 1000), 0)  # the first window starts
+    lost = 0
+    for i, (pct, level) in enumerate(((12, 1), (6, 1), (6, 1), (0, 1), (0, 1), (0, 0))):
+        tx.on_packet(_rr(255, lost + pct // 2, 1000 + 100 * i + 50), 1000 * i + 500)  # inside the window
+        assert tx.stats()["level"] == (0 if i == 0 else [1, 1, 1, 1, 1, 0][i - 1]), (i, tx.stats())
+        lost += pct
+        tx.on_packet(_rr(0, lost, 1000 + 100 * (i + 1)), 1000 * (i + 1))
         st = tx.stats()
         assert st["level"] == level, (i, st)
         if i == 2:
             assert st["fec_group"] == 4 and st["red"] == 0
     assert tx.stats()["fec_group"] == 0
+
+
+def test_sender_ignores_the_fraction_lost_of_short_reports() -> None:
+    """Reports every 100 ms with a fraction lost of 20 % each (an early RR's few packets, one of
+    them merely reordered) and a cumulative number lost that does not grow: the level stays 0."""
+    tx = nc.MediaSender("g722", 20, nack=True, adapt=True, ssrc=1, seq=1, ts=1)
+    for i in range(50):
+        tx.on_packet(_rr(51, 0, 1000 + 5 * i), 100 * i)
+    st = tx.stats()
+    assert st["rr_received"] == 50 and st["level"] == 0 and st["level_changes"] == 0, st
 
 
 # ---- parsers: round trips -------------------------------------------------------------------

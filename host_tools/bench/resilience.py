@@ -38,12 +38,13 @@ Modes (all with 20 ms packets and one RTP stream per call):
   moves between FEC/RED/48 kbit/s/40 ms ptime from the receiver reports); MediaReceiver with NACK,
   the adaptive buffer and concealment at their defaults.
   For Opus, plc is Opus's own PLC (no in-band FEC: expected loss 0) and full is in-band FEC +
-  NACK + adaptation: the sender starts at OPUS_SET_PACKET_LOSS_PERC 20 with FEC on and then
-  follows the receiver reports (smoothed loss, at most 30 %); the receiver decodes a lost frame
-  from the next packet's FEC when that packet is buffered, else conceals it. (libopus 1.3.1 codes
-  FEC only above a rate threshold that depends on the loss percentage: at 24 kbit/s and
-  complexity 0 from about 12 % expected loss, at 16 kbit/s never — see the diagnostics'
-  recovered_opus_fec.) Zero-fill decodes the arrived Opus packets in order, silence for the lost. RTCP (reports, NACKs) goes back over the
+  NACK + adaptation: the sender starts at OPUS_SET_PACKET_LOSS_PERC 20 with FEC on (and so at
+  least 32 kbit/s) and then follows the loss the reports show over whole loss windows (ec_media.h:
+  FEC on from 3 % smoothed loss, off below 1 %, expected loss at most 30 %, 32 kbit/s while FEC is
+  on); the receiver decodes a lost frame from the next packet's FEC when that packet is buffered,
+  else conceals it. (libopus 1.3.1 codes FEC only above a rate threshold that depends on the
+  loss percentage and the bitrate — see the diagnostics' recovered_opus_fec.) Zero-fill decodes
+  the arrived Opus packets in order, silence for the lost. RTCP (reports, NACKs) goes back over the
   return link, retransmissions over the forward link; a retransmission counts only if the jitter
   buffer still has time to play it (else the receiver reports it late).
 Everything runs in simulated time, 1 ms steps: the sender pushes a frame every 20 ms, packets are

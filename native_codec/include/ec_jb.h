@@ -20,10 +20,14 @@
  * transit): a packet with relative delay rd is in time iff rd <= dn. Each call of ec_jb_next
  * decides the next 10 ms of output:
  *   - block present: PLAY it; on the first block of an output frame, MERGE it with the next
- *     one (compress: 20 ms of audio in 10 ms) when dn >= target + 20 ms has held for 25 frame
- *     starts in a row (or at once when dn >= target + 80 ms), or STRETCH (play 10 ms of
- *     concealment-style expansion, the block stays) when dn < target. (EC_JB_NEXT_QUIET, the
- *     caller's hint that the output is quiet, is accepted; steps do not wait for it yet.)
+ *     one (compress: 20 ms of audio in 10 ms) or STRETCH (play 10 ms of concealment-style
+ *     expansion, the block stays). Time-scale steps are audible in speech and inaudible in a
+ *     pause, so they wait for the caller's EC_JB_NEXT_QUIET (the output is in a pause):
+ *     a merge when dn >= target + 20 ms has held for 25 frame starts in a row, or at once when
+ *     dn >= target + 80 ms, in a quiet block; without a pause for 150 more frame starts (3 s),
+ *     anyway. A stretch when dn < target, in a quiet block; at once when dn is below the 90th
+ *     percentile of the histogram (more than 10 % of packets would come late) or after 150
+ *     frame starts without a pause.
  *   - block missing, later blocks buffered: CONCEAL it and move on (a loss) — or, when the
  *     output is already concealing and skipping the gap still leaves dn >= target, skip the
  *     missing blocks (declared lost without output) and PLAY the next buffered one;
@@ -109,6 +113,7 @@ typedef struct {
     uint32_t window_ms;      /* start of the current 1 s window */
     uint32_t hist_count;     /* packets in the histogram (saturates) */
     int32_t target_ms;
+    int32_t urgent_ms;       /* a stretch does not wait for a pause below this delay (the 90th percentile) */
     uint32_t high_run;       /* frame starts in a row with dn >= target + 20 ms */
     uint32_t low_run;        /* frame starts in a row with dn < target - 10 ms */
     int32_t add_ms, floor_ms; /* recovery allowance: target = max(percentile + add_ms, floor_ms) */

@@ -27,26 +27,39 @@
  *   for a missing packet once it is out of the reorder window: two later packets have come, or
  *   it has been missing for max(1.5 x the interarrival jitter, 2 ms); a NACK is repeated every
  *   nack_retry_ms up to 3 times. A packet that was asked for (the last EC_MEDIA_NACK_MAX asked
- *   are remembered) is a retransmission: it is stored but not fed to the delay statistics, and
- *   nack_recovered counts only such packets.
+ *   are remembered) and comes EC_MEDIA_RTX_MIN_MS or more after its first request is a
+ *   retransmission: it is stored but not fed to the delay statistics. One that comes sooner is
+ *   the original, merely late (a retransmission cannot come sooner than a round trip after the
+ *   request): a first arrival like any other. A retransmission recovers its packet only if it is
+ *   the first copy to come (not after the late original, nor after RED or FEC rebuilt it);
+ *   nack_recovered counts those.
  * - Receiver's recovery allowance: while RED packets come (and for 10 s after), the jitter
- *   buffer's target is its percentile + the RED distance; while retransmissions come (same hold),
- *   at least the 90th percentile of their relative delays (a histogram forgetting 1/16 per
- *   retransmission) + 10 ms, at most 150 ms, and none when half of them need more; this floor
- *   rises at once and falls only after a 20 ms lower one has done for 3 s. The
- *   receiver tells the buffer when its output is quiet (a 10 ms block 24 dB below a peak level
- *   follower halving in about 2 s), for placing time-scale steps.
+ *   buffer's target is its percentile + the RED distance; while retransmissions recover packets
+ *   (same hold), at least the 90th percentile of the relative delays of all retransmissions (a
+ *   histogram forgetting 1/16 per retransmission) + 10 ms, at most 150 ms, and none when half of
+ *   them need more; this floor rises at once and falls only after a 20 ms lower one has done for
+ *   3 s. The
+ *   receiver tells the buffer when its output is in a pause (8 blocks of 10 ms in a row each 36 dB
+ *   below a peak level follower halving in about 2 s), where time-scale steps go (ec_jb.h).
  * - RR fraction lost: an RR sent early with a NACK reports the loss since the last regular RR
- *   without ending that interval; only regular RRs (every rtcp_interval_ms) end it.
+ *   without ending that interval; only regular RRs (every rtcp_interval_ms) end it. The RR's
+ *   counts (fraction lost, cumulative number lost) are those of first transmissions, as with
+ *   RFC 4588's separate retransmission stream: retransmissions are not counted as received, so the
+ *   sender sees the link's loss, not what NACK left of it.
  *
- * Sender adaptation (adapt = 1), on every report block for its SSRC, from the fraction lost
- * smoothed as s = (s + fraction) / 2 (Q8):
+ * Sender adaptation (adapt = 1), once per loss window: when a report block for its SSRC comes
+ * EC_MEDIA_LOSS_WINDOW_MS or more after the window's first one, the window's loss is the growth of
+ * the cumulative number lost over the growth of the extended highest sequence number between the
+ * two (Q8, 0 when negative: retransmissions and duplicates count as received), and the next
+ * window starts there. Not the blocks' fraction lost: an RR sent early with a NACK covers a few
+ * packets only, and a packet merely reordered counts as lost in it until it comes. The loss is
+ * smoothed as s = (s + loss) / 2 (Q8):
  *   level 0  s <  3 %           no redundancy, G.722 64 kbit/s, the configured ptime
  *   level 1  3 % <= s <  8 %    FEC, group of 4 (1/4 overhead), 64 kbit/s
  *   level 2  8 % <= s < 20 %    RED (100 % overhead, survives any single loss), G.722 56 kbit/s
  *   level 3  s >= 20 %          RED, G.722 48 kbit/s, ptime 40 ms (if max_ptime_ms allows):
  *                               half the packets, so half the header overhead and loss events
- * A level rises at once when s reaches its threshold and falls by one after two reports in a row
+ * A level rises at once when s reaches its threshold and falls by one after two windows in a row
  * with s below half of the current level's threshold. The G.722 mode change is the encoder's:
  * the 1 or 2 lower-band bits of each codeword are cleared (the encoder state does not depend on
  * the mode). The receiver sees a 56/48 kbit/s block by those bits (the chance that 80 codewords
@@ -65,9 +78,15 @@
  * - Sender: push takes whole 10 ms blocks and encodes every second one into a packet (VOIP
  *   application, bitrate opus_bitrate (0: 24000), complexity opus_complexity, VBR). RED and the
  *   RFC 5109 FEC are refused (red and fec_group must be 0); NACK retransmission works as for the
- *   other codecs. Adaptation (adapt = 1) replaces the levels above by Opus's own: from each report
- *   block, s = (s + fraction) / 2 (Q8), OPUS_SET_PACKET_LOSS_PERC(min(ceil(s * 100 / 256), 30))
- *   and in-band FEC (LBRR) on while that is above 0. Without adapt, opus_loss_perc sets both once.
+ *   other codecs. Adaptation (adapt = 1) replaces the levels above by Opus's own, from the same
+ *   smoothed loss s of whole loss windows: in-band FEC (LBRR) on from s >= 3 % and off below 1 %
+ *   (measured at 0 % loss with only jitter and reordering: an encoder toggling FEC, or coding it
+ *   for no loss, loses more than it saves); while it is on, OPUS_SET_PACKET_LOSS_PERC(min(ceil(s *
+ *   100 / 256), 30)) and the bitrate at least EC_MEDIA_OPUS_FEC_BITRATE (libopus 1.3.1 at 24 kbit/s
+ *   and complexity 0 pays for FEC with the speech: measured on 24 s of speech per language at 10 %
+ *   random loss, FEC at 24 kbit/s scored 0.3 PESQ-WB below no FEC, at 32 kbit/s 0.2 above);
+ *   while it is off, 0 and opus_bitrate. Without adapt, opus_loss_perc sets the loss and FEC once
+ *   (and the bitrate as above).
  * - Receiver: the 20 ms packet occupies two 10 ms slots of the jitter buffer (its bytes split in
  *   two halves); RTP timestamps are mapped onto the buffer's 8 kHz timeline (divided by 6 relative
  *   to the last in-order packet); RR jitter stays in 48 kHz units. A frame is decoded when its
@@ -105,6 +124,11 @@
 #define EC_MEDIA_OPUS_MAX_PAYLOAD 160   /* bytes of one 20 ms packet: two 80-byte buffer slots */
 #define EC_MEDIA_OPUS_TS_PER_FRAME 960  /* 20 ms at the 48 kHz RTP clock (RFC 7587 §4.1) */
 #define EC_MEDIA_OPUS_MAX_LOSS_PERC 30  /* cap of OPUS_SET_PACKET_LOSS_PERC under adaptation */
+#define EC_MEDIA_RTX_MIN_MS 20         /* a packet asked for that comes sooner after the request is the original */
+#define EC_MEDIA_OPUS_FEC_ON_Q8 8       /* Opus in-band FEC on from 3 % smoothed loss ... */
+#define EC_MEDIA_OPUS_FEC_OFF_Q8 3      /* ... off below 1 % */
+#define EC_MEDIA_OPUS_FEC_BITRATE 32000 /* the least bitrate with in-band FEC on */
+#define EC_MEDIA_LOSS_WINDOW_MS 900     /* the sender's loss window: at least this long (a report interval) */
 
 #define EC_MEDIA_MAX_PTIME_MS 60
 #define EC_MEDIA_MAX_BLOCKS 6      /* blocks of 10 ms in the longest packet */
@@ -180,6 +204,10 @@ typedef struct {
     uint32_t started;       /* a packet has been finalised */
     uint32_t next_sr_ms;
     uint32_t down_count;    /* consecutive reports below the level's lower threshold */
+    uint32_t win_have;      /* the loss window's start: a report has been seen */
+    uint32_t win_ms;        /* ... when it came */
+    uint32_t win_ext;       /* ... its extended highest sequence number */
+    int32_t win_lost;       /* ... its cumulative number lost */
     ec_media_tx_stats st;
     union {
         ec_g722_enc g722;
@@ -279,12 +307,14 @@ typedef struct {
     uint32_t n_nack;
     ec_media_nack_entry nack_list[EC_MEDIA_NACK_MAX];
     uint16_t asked[EC_MEDIA_NACK_MAX]; /* the last packets asked for (retransmissions to recognise) */
-    uint32_t asked_valid, asked_next;
+    uint16_t asked_ms[EC_MEDIA_NACK_MAX]; /* ... when each was first asked for (ms, low 16 bits) */
+    uint32_t asked_valid, asked_got, asked_next; /* bit i: slot i in use; a copy of its packet came */
+    uint32_t rtx_arrivals;   /* retransmissions received (duplicates included): not in the RR's counts */
     uint32_t rtx_seen, rtx_last_ms;           /* retransmissions' relative delay (recovery allowance): */
     uint32_t rtx_hist[EC_MEDIA_RTX_BINS];      /* 10 ms bins, Q16 weights forgetting 1/16 a retransmission */
     uint32_t rtx_floor_ms, rtx_low_ms;         /* the floor in force; since when a lower one would do (0: not) */
     uint32_t red_seen, red_ms, red_last_ms;    /* RED's distance, while RED packets come */
-    uint32_t level, quiet;   /* output level follower; the last block was quiet */
+    uint32_t level, quiet;   /* output level follower; quiet blocks in a row */
     uint32_t n_fec, fec_entry, fec_off; /* FEC slots: [uint16 len][uint16 age][payload] */
     uint32_t fec_age;
     ec_media_rx_stats st;

@@ -1,7 +1,8 @@
 /* jb.c — adaptive jitter buffer (see ec_jb.h): a timestamp-addressed ring of 10 ms blocks, a
  * relative-delay histogram with a forgetting factor and its 97th percentile (+ a recovery allowance) as the target delay
  * (after WebRTC NetEQ's DelayManager), and the per-block playout decision (play, conceal,
- * expand on underrun, skip after a concealed gap, stretch or compress toward the target, a merge only for a lasting excess).
+ * expand on underrun, skip after a concealed gap, stretch or compress toward the target in pauses, a merge only for a
+ * lasting excess).
  * Integer arithmetic only; timestamps and times compare modulo 2^32. */
 #include "ec_jb.h"
 
@@ -10,12 +11,13 @@
 #define FORGET_Q15 32745u  /* 0.9993 per packet */
 #define WINDOW_MS 4000u    /* two such windows: the minimum transit of the last 4..8 s */
 #define QUANTILE_PERMILLE 30u /* 3 % of the mass above the target: the 97th percentile */
+#define URGENT_PERMILLE 100u  /* a stretch is urgent below the 90th percentile */
 #define COMPRESS_MS 20     /* compress when dn >= target + 20 ms ... */
 #define COMPRESS_RUN 25    /* ... at 25 frame starts in a row (0.5 s at 20 ms), or at once when */
-#define COMPRESS_URGENT_MS 80 /* dn >= target + 80 ms */
-#define STRETCH_MS 0       /* stretch when dn < target - STRETCH_MS (no band below: late packets cost more) */
-#define STRETCH_URGENT_MS 20 /* ... at once when dn < target - 20 ms */
-#define PATIENCE_RUN 0     /* frame starts a step may wait for a quiet block (0: it does not wait; measured no gain) */
+#define COMPRESS_URGENT_MS 80 /* dn >= target + 80 ms; both in a quiet block */
+#define STRETCH_MS 0       /* stretch when dn < target - STRETCH_MS (no band below: late packets cost more), in a
+                            * quiet block, or at once when dn < urgent_ms (URGENT_PERMILLE) */
+#define PATIENCE_RUN 150   /* frame starts a step waits for a quiet block at most (3 s at 20 ms) */
 #define TICKS_PER_MS 8u
 
 static int lt(uint32_t a, uint32_t b)
@@ -73,7 +75,7 @@ int ec_jb_init(ec_jb *jb, size_t size, uint32_t n_blocks, int fixed_delay_ms, in
     jb->transit_ref = jb->transit_cur = jb->transit_prev = 0;
     jb->window_ms = 0;
     jb->hist_count = 0;
-    jb->target_ms = 0;
+    jb->target_ms = jb->urgent_ms = 0;
     jb->high_run = jb->low_run = 0;
     jb->add_ms = jb->floor_ms = 0;
     for (i = 0; i < EC_JB_HIST_BINS; i++) {
@@ -181,18 +183,23 @@ static uint32_t mul_q15(uint32_t h, uint32_t f)
 
 static void update_target(ec_jb *jb)
 {
-    uint32_t total = 0, cum = 0, thr;
-    int b, t, hi;
+    uint32_t total = 0, cum = 0, thr, thr_urgent;
+    int b, t, hi, urgent = -1;
     for (b = 0; b < EC_JB_HIST_BINS; b++) {
         total += jb->hist[b] >> 2; /* Q28 sums: 48 bins cannot overflow */
     }
     thr = total - (uint32_t)(((uint64_t)total * QUANTILE_PERMILLE) / 1000u);
+    thr_urgent = total - (uint32_t)(((uint64_t)total * URGENT_PERMILLE) / 1000u);
     for (b = 0; b < EC_JB_HIST_BINS - 1; b++) {
         cum += jb->hist[b] >> 2;
+        if (urgent < 0 && cum >= thr_urgent) {
+            urgent = b;
+        }
         if (cum >= thr) {
             break;
         }
     }
+    jb->urgent_ms = 10 * ((urgent < 0 ? b : urgent) + 1);
     t = 10 * (b + 1) + jb->add_ms;
     if (t < jb->floor_ms) {
         t = jb->floor_ms;
@@ -481,11 +488,12 @@ int ec_jb_next(ec_jb *jb, uint32_t now_ms, int flags, ec_jb_action *act)
             jb->high_run = high ? jb->high_run + 1u : 0u;
             jb->low_run = low ? jb->low_run + 1u : 0u;
         }
-        /* a step waits for a quiet block (up to PATIENCE_RUN frames); a merge also for the excess
-         * to last COMPRESS_RUN frames, unless it is large */
+        /* a step waits for a quiet block (up to PATIENCE_RUN frames) unless it is urgent; a merge
+         * also for the excess to last COMPRESS_RUN frames, unless it is large */
         if (high && b != NULL &&
-            ((jb->high_run >= COMPRESS_RUN && (quiet || jb->high_run >= COMPRESS_RUN + PATIENCE_RUN)) ||
-             dn >= (jb->target_ms + COMPRESS_URGENT_MS) * (int32_t)TICKS_PER_MS)) {
+            ((quiet && (jb->high_run >= COMPRESS_RUN ||
+                        dn >= (jb->target_ms + COMPRESS_URGENT_MS) * (int32_t)TICKS_PER_MS)) ||
+             jb->high_run >= COMPRESS_RUN + PATIENCE_RUN)) {
             jb->high_run = 0;
             act->kind = EC_JB_MERGE;
             act->a = a;
@@ -495,7 +503,7 @@ int ec_jb_next(ec_jb *jb, uint32_t now_ms, int flags, ec_jb_action *act)
             jb->last_concealed = 0;
             advance(jb, 2);
         } else if (low && (quiet || jb->low_run + 1u > PATIENCE_RUN ||
-                           dn < (jb->target_ms - STRETCH_URGENT_MS) * (int32_t)TICKS_PER_MS)) {
+                           dn < jb->urgent_ms * (int32_t)TICKS_PER_MS)) {
             jb->low_run = 0;
             act->kind = EC_JB_STRETCH;
             act->a = a;

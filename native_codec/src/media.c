@@ -31,6 +31,8 @@
 #define RTX_LOWER_MS 20u        /* the allowance falls only when it could be this much lower ... */
 #define RTX_LOWER_HOLD_MS 3000u /* ... for this long (it rises at once) */
 #define TICKS_PER_MS 8u
+#define QUIET_RATIO 64u /* a quiet block: its mean magnitude 36 dB under the level follower */
+#define QUIET_BLOCKS 8u /* 80 ms of quiet blocks: a pause */
 
 static size_t align8(size_t n)
 {
@@ -144,6 +146,7 @@ static int opus_pt_ok(int pt_opus, int pt_red, int pt_fec)
 /* The Opus part of a sender's state: after the cache, then the OpusEncoder. */
 typedef struct {
     int32_t bitrate, loss_perc, fec;
+    int32_t base_bitrate; /* the configured bitrate (without FEC) */
     uint32_t encode_errors;
     int16_t pcm[160]; /* the first 10 ms block of the frame being built */
 } opus_tx_part;
@@ -166,6 +169,12 @@ static opus_tx_part *OTX(const ec_media_tx *st)
 static OpusEncoder *opus_encoder(ec_media_tx *st)
 {
     return (OpusEncoder *)(void *)((uint8_t *)OTX(st) + align8(sizeof(opus_tx_part)));
+}
+
+/* libopus spends a share of the bits on in-band FEC: with it on, at least EC_MEDIA_OPUS_FEC_BITRATE. */
+static int32_t opus_bitrate_for(int32_t base, int32_t fec)
+{
+    return fec && base < EC_MEDIA_OPUS_FEC_BITRATE ? EC_MEDIA_OPUS_FEC_BITRATE : base;
 }
 
 static opus_rx_part *ORX(const ec_media_rx *st)
@@ -298,6 +307,9 @@ int ec_media_tx_init(ec_media_tx *st, size_t size, const ec_media_tx_config *cfg
     st->started = 0;
     st->next_sr_ms = 0;
     st->down_count = 0;
+    st->win_have = 0;
+    st->win_ms = st->win_ext = 0;
+    st->win_lost = 0;
     {
         ec_media_tx_stats z = {0};
         st->st = z;
@@ -323,9 +335,10 @@ int ec_media_tx_init(ec_media_tx *st, size_t size, const ec_media_tx_config *cfg
         *o = z;
         st->pt = opus_pt(cfg->pt_opus);
         enc = opus_encoder(st);
-        OTX(st)->bitrate = cfg->opus_bitrate == 0 ? EC_MEDIA_OPUS_BITRATE : cfg->opus_bitrate;
+        OTX(st)->base_bitrate = cfg->opus_bitrate == 0 ? EC_MEDIA_OPUS_BITRATE : cfg->opus_bitrate;
         OTX(st)->loss_perc = cfg->opus_loss_perc;
         OTX(st)->fec = cfg->opus_loss_perc > 0;
+        OTX(st)->bitrate = opus_bitrate_for(OTX(st)->base_bitrate, OTX(st)->fec);
         OTX(st)->encode_errors = 0;
         if (opus_encoder_init(enc, 16000, 1, OPUS_APPLICATION_VOIP) != OPUS_OK ||
             opus_encoder_ctl(enc, OPUS_SET_BITRATE(OTX(st)->bitrate)) != OPUS_OK ||
@@ -725,15 +738,26 @@ static void apply_level(ec_media_tx *st, uint32_t level)
 }
 
 #ifdef EC_MEDIA_WITH_OPUS
-/* Opus adaptation: the expected loss (smoothed, capped) and in-band FEC while it is above 0. */
+/* Opus adaptation (see ec_media.h): in-band FEC on from EC_MEDIA_OPUS_FEC_ON_Q8 of smoothed loss,
+ * off below EC_MEDIA_OPUS_FEC_OFF_Q8; while it is on, the expected loss is the smoothed loss
+ * (capped) and the bitrate at least EC_MEDIA_OPUS_FEC_BITRATE; while it is off, 0 and the
+ * configured bitrate. */
 static void opus_adapt(ec_media_tx *st, uint32_t s)
 {
     OpusEncoder *enc = opus_encoder(st);
-    int32_t perc = (int32_t)((s * 100u + 255u) / 256u), fec;
+    int32_t perc = (int32_t)((s * 100u + 255u) / 256u), fec, bitrate;
+    fec = OTX(st)->fec ? s >= EC_MEDIA_OPUS_FEC_OFF_Q8 : s >= EC_MEDIA_OPUS_FEC_ON_Q8;
     if (perc > EC_MEDIA_OPUS_MAX_LOSS_PERC) {
         perc = EC_MEDIA_OPUS_MAX_LOSS_PERC;
     }
-    fec = perc > 0;
+    if (!fec) {
+        perc = 0;
+    }
+    bitrate = opus_bitrate_for(OTX(st)->base_bitrate, fec);
+    if (bitrate != OTX(st)->bitrate) {
+        opus_encoder_ctl(enc, OPUS_SET_BITRATE(bitrate));
+        OTX(st)->bitrate = bitrate;
+    }
     if (perc != OTX(st)->loss_perc) {
         opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(perc));
         OTX(st)->loss_perc = perc;
@@ -776,6 +800,26 @@ static void adapt(ec_media_tx *st, uint32_t fraction)
     }
 }
 
+/* A report block for our SSRC: adapts once per loss window (see ec_media.h). */
+static void window_report(ec_media_tx *st, const ec_rtcp_block *b, uint32_t now_ms)
+{
+    uint32_t expected;
+    int32_t lost;
+    if (st->win_have && now_ms - st->win_ms < (uint32_t)EC_MEDIA_LOSS_WINDOW_MS) {
+        return;
+    }
+    expected = b->ext_highest_seq - st->win_ext;
+    lost = b->cumulative_lost - st->win_lost;
+    if (st->win_have && expected > 0u && expected < 0x8000u) {
+        uint32_t q8 = lost > 0 ? ((uint32_t)lost * 256u) / expected : 0u;
+        adapt(st, q8 > 255u ? 255u : q8);
+    }
+    st->win_have = 1;
+    st->win_ms = now_ms;
+    st->win_ext = b->ext_highest_seq;
+    st->win_lost = b->cumulative_lost;
+}
+
 int ec_media_tx_on_packet(ec_media_tx *st, const uint8_t *pkt, size_t len, uint32_t now_ms)
 {
     ec_rtcp_info info;
@@ -805,7 +849,7 @@ int ec_media_tx_on_packet(ec_media_tx *st, const uint8_t *pkt, size_t len, uint3
             }
         }
         if (st->adapt) {
-            adapt(st, b->fraction_lost);
+            window_report(st, b, now_ms);
         }
     }
     if ((info.flags & EC_RTCP_HAS_NACK) && info.nack_media == st->ssrc) {
@@ -979,7 +1023,8 @@ int ec_media_rx_init(ec_media_rx *st, size_t size, const ec_media_rx_config *cfg
     st->next_rr_ms = 0;
     st->rr_started = 0;
     st->n_nack = 0;
-    st->asked_valid = 0;
+    st->asked_valid = st->asked_got = 0;
+    st->rtx_arrivals = 0;
     st->asked_next = 0;
     st->rtx_seen = st->rtx_last_ms = st->rtx_floor_ms = st->rtx_low_ms = 0;
     for (i = 0; i < EC_MEDIA_RTX_BINS; i++) {
@@ -1085,40 +1130,69 @@ static int payload_blocks(const ec_media_rx *st, const uint8_t *p, size_t len)
 
 /* ---- NACK list ---- */
 
-/* Removes seq from the list; 1 if it had been asked for (a NACK went out), else 0. */
-static int nack_remove(ec_media_rx *st, uint16_t seq)
+/* asked_valid and asked_got hold one bit per slot */
+typedef char nack_slots_fit_a_mask[EC_MEDIA_NACK_MAX <= 32 ? 1 : -1];
+
+static int nack_asked(const ec_media_rx *st, uint16_t seq);
+
+/* seq came (as itself or recovered from RED/FEC): no more requests for it, and a retransmission
+ * of it that comes later recovers nothing. */
+static void nack_remove(ec_media_rx *st, uint16_t seq)
 {
     uint32_t i, j;
+    int slot = nack_asked(st, seq);
+    if (slot >= 0) {
+        st->asked_got |= 1u << slot;
+    }
     for (i = 0; i < st->n_nack; i++) {
         if (st->nack_list[i].seq == seq) {
-            int asked = st->nack_list[i].tries > 0u;
             for (j = i + 1; j < st->n_nack; j++) {
                 st->nack_list[j - 1] = st->nack_list[j];
             }
             st->n_nack--;
-            return asked;
+            return;
         }
     }
-    return 0;
 }
 
-/* Was seq asked for recently (its entry since dropped)? Such a packet is a retransmission. */
+/* The slot of seq among the packets asked for recently, or -1. */
 static int nack_asked(const ec_media_rx *st, uint16_t seq)
 {
-    uint32_t i;
+    int i;
     for (i = 0; i < EC_MEDIA_NACK_MAX; i++) {
         if (st->asked[i] == seq && (st->asked_valid >> i) & 1u) {
-            return 1;
+            return i;
         }
     }
-    return 0;
+    return -1;
 }
 
-static void note_asked(ec_media_rx *st, uint16_t seq)
+enum { RTX_NONE, RTX_COPY, RTX_RECOVERY };
+
+/* A packet that was asked for has come: is it a retransmission, and one that recovers it (see ec_media.h)?
+ * One that comes sooner than EC_MEDIA_RTX_MIN_MS after the request is the original, late; a
+ * second copy (the retransmission of a packet whose original came, late) recovers nothing.
+ * Retransmissions are counted for the RR either way. */
+static int nack_recovers(ec_media_rx *st, uint16_t seq, uint32_t now_ms)
+{
+    int i = nack_asked(st, seq), rtx, first;
+    if (i < 0) {
+        return RTX_NONE;
+    }
+    rtx = (uint16_t)((uint16_t)now_ms - st->asked_ms[i]) >= EC_MEDIA_RTX_MIN_MS;
+    first = !((st->asked_got >> i) & 1u);
+    st->asked_got |= 1u << i;
+    st->rtx_arrivals += (uint32_t)rtx;
+    return !rtx ? RTX_NONE : first ? RTX_RECOVERY : RTX_COPY;
+}
+
+static void note_asked(ec_media_rx *st, uint16_t seq, uint32_t now_ms)
 {
     uint32_t i = st->asked_next % EC_MEDIA_NACK_MAX;
     st->asked[i] = seq;
+    st->asked_ms[i] = (uint16_t)now_ms;
     st->asked_valid |= 1u << i;
+    st->asked_got &= ~(1u << i);
     st->asked_next = i + 1u;
 }
 
@@ -1170,8 +1244,10 @@ static void nack_prune(ec_media_rx *st, uint16_t played_seq)
 /* ---- recovery allowance ---- */
 
 /* A retransmission arrived with relative delay rd_ms: into the retransmissions' delay histogram
- * (each one weighs 1/16, older ones fade by 15/16). */
-static void note_rtx(ec_media_rx *st, uint32_t now_ms, int rd_ms)
+ * (each one weighs 1/16, older ones fade by 15/16). Only one that recovers a packet (recovery) keeps
+ * the allowance on: the retransmission of a packet whose original came late, or that RED or FEC
+ * rebuilt, tells how long retransmissions take, not that they are needed. */
+static void note_rtx(ec_media_rx *st, uint32_t now_ms, int rd_ms, int recovery)
 {
     uint32_t b = rd_ms > 0 ? (uint32_t)rd_ms / 10u : 0u, i;
     if (b >= EC_MEDIA_RTX_BINS) {
@@ -1181,8 +1257,10 @@ static void note_rtx(ec_media_rx *st, uint32_t now_ms, int rd_ms)
         st->rtx_hist[i] -= st->rtx_hist[i] >> 4;
     }
     st->rtx_hist[b] += 1u << 12;
-    st->rtx_last_ms = now_ms;
-    st->rtx_seen = 1;
+    if (recovery) {
+        st->rtx_last_ms = now_ms;
+        st->rtx_seen = 1;
+    }
 }
 
 /* The upper edge (ms) of the bin where pct % of the retransmissions' weight lies below. */
@@ -1398,7 +1476,8 @@ static void start_source(ec_media_rx *st, uint32_t ssrc, uint16_t seq, uint32_t 
     st->have_sr = 0;
     st->have_last = 0;
     st->n_nack = 0;
-    st->asked_valid = 0;
+    st->asked_valid = st->asked_got = 0;
+    st->rtx_arrivals = 0;
     st->cand_count = 0;
     if (!st->rr_started) {
         st->rr_started = 1;
@@ -1444,7 +1523,7 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
 {
     ec_rtp_header h;
     ec_red_block red[EC_RED_MAX_BLOCKS];
-    int n_red = 0, nb, valid, r, result, in_order, nacked, i;
+    int n_red = 0, nb, valid, r, result, in_order, nacked, rtx, i;
     const uint8_t *pay;
     size_t plen;
     uint32_t prev_max, ext, media_ts;
@@ -1589,8 +1668,11 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
         st->last_ts = h.ts;
         st->last_dur = EC_JB_BLOCK_TS * (uint32_t)nb;
     }
-    nacked = nack_remove(st, h.seq);
-    nacked |= nack_asked(st, h.seq); /* a retransmission: not a first arrival for the delay statistics */
+    /* a retransmission (not a first arrival for the delay statistics) comes a round trip or more
+     * after its request; the original, merely late, can come sooner */
+    rtx = nack_recovers(st, h.seq, now_ms);
+    nacked = rtx != RTX_NONE;
+    nack_remove(st, h.seq);
 #ifdef EC_MEDIA_WITH_OPUS
     if (st->codec == EC_MEDIA_OPUS) {
         r = opus_store(st, now_ms, media_ts, h.seq, pay, plen, h.marker ? EC_JB_F_MARKER : 0u, !nacked);
@@ -1599,11 +1681,11 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
     r = ec_jb_insert(&st->jb, now_ms, media_ts, h.seq, pay, plen, (size_t)st->extra, (size_t)st->block_bytes,
                      h.marker ? EC_JB_F_MARKER : 0u, !nacked);
     result = store_result(r);
-    if (nacked && result == EC_MEDIA_RX_MEDIA) {
+    if (rtx == RTX_RECOVERY && result == EC_MEDIA_RX_MEDIA) {
         st->st.nack_recovered++;
     }
     if (nacked) {
-        note_rtx(st, now_ms, ec_jb_relative_delay_ms(&st->jb, now_ms, media_ts));
+        note_rtx(st, now_ms, ec_jb_relative_delay_ms(&st->jb, now_ms, media_ts), rtx == RTX_RECOVERY);
     }
     if (n_red > 1) {
         st->red_last_ms = now_ms;
@@ -1649,7 +1731,8 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
 /* ---- playout ---- */
 
 /* Tracks the output level: the mean magnitude of each 10 ms block against a peak follower that
- * halves in about 2 s. A block 24 dB below it is quiet (a pause, a soft consonant). */
+ * halves in about 2 s. A block 36 dB (QUIET_RATIO) below it is quiet; QUIET_BLOCKS quiet blocks in
+ * a row are a pause, where the buffer places its time-scale steps (not a soft consonant). */
 static void note_level(ec_media_rx *st, const int16_t *pcm, int32_t n)
 {
     uint32_t sum = 0, e;
@@ -1660,12 +1743,12 @@ static void note_level(ec_media_rx *st, const int16_t *pcm, int32_t n)
     }
     e = sum / (uint32_t)n;
     st->level = e > st->level - st->level / 256u ? e : st->level - st->level / 256u;
-    st->quiet = e * 16u <= st->level;
+    st->quiet = e * QUIET_RATIO > st->level ? 0u : (st->quiet < QUIET_BLOCKS ? st->quiet + 1u : QUIET_BLOCKS);
 }
 
 static int quiet_flag(const ec_media_rx *st)
 {
-    return st->quiet ? EC_JB_NEXT_QUIET : 0;
+    return st->quiet >= QUIET_BLOCKS ? EC_JB_NEXT_QUIET : 0;
 }
 
 static void decode_block(ec_media_rx *st, const ec_jb_block *b, int16_t *out)
@@ -1985,9 +2068,11 @@ int ec_media_rx_pull(ec_media_rx *st, uint32_t now_ms, int16_t *out, size_t cap)
 static int put_rr(ec_media_rx *st, uint32_t now_ms, uint8_t *out, size_t cap, int regular)
 {
     ec_rtcp_block b;
-    uint32_t ep = st->src.expected_prior, rp = st->src.received_prior;
+    uint32_t ep = st->src.expected_prior, rp = st->src.received_prior, received = st->src.received;
     int n;
+    st->src.received -= st->rtx_arrivals; /* first transmissions only (see ec_media.h) */
     ec_rtp_source_report(&st->src, &b);
+    st->src.received = received;
     if (!regular) {
         st->src.expected_prior = ep;
         st->src.received_prior = rp;
@@ -2049,7 +2134,7 @@ int ec_media_rx_poll_feedback(ec_media_rx *st, uint32_t now_ms, uint8_t *out, si
                     continue;
                 }
                 if (e->tries == 0u) {
-                    note_asked(st, e->seq);
+                    note_asked(st, e->seq, now_ms);
                 }
                 e->tries++;
                 e->sent_ms = now_ms;

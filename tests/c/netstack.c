@@ -316,10 +316,10 @@ static void rx_config(const scenario *sc, ec_media_rx_config *r)
 /* Room for the states, sized to the configurations used (the microbit's 11.5 KB of stack holds
  * one receiver, one sender and the call chain under them): receiver G.722 with a 160 ms ring and
  * one FEC slot; sender G.722 with up to 9 cached packets (10 in the bench), DVI4 in `malformed`. */
-#define TX_WORDS 262
-#define TX_WORDS_BENCH 284
-#define TX_WORDS_SMALL 190
-#define RX_WORDS 785
+#define TX_WORDS 264
+#define TX_WORDS_BENCH 286
+#define TX_WORDS_SMALL 192
+#define RX_WORDS 795
 
 static void run_scenario(const scenario *sc)
 {
