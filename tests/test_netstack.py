@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -721,8 +722,9 @@ def test_a_late_original_is_a_first_arrival_and_its_retransmission_recovers_noth
 
 
 def test_sender_adaptation_levels() -> None:
-    """Heavy loss: the sender turns on RED and drops G.722 to 56/48 kbit/s (the receiver sees the
-    mode in the codewords); when the loss stops it steps back down to plain 64 kbit/s."""
+    """Heavy loss (25 %, no NACK): the sender turns on RED of distance 2 and drops G.722 to 56 kbit/s
+    (the receiver sees the mode in the codewords), packets stay 20 ms; when the loss stops it steps
+    back down to plain 64 kbit/s."""
     tx = nc.MediaSender("g722", 20, nack=False, adapt=True, ssrc=0x61, seq=1, ts=1, rtcp_interval_ms=500)
     rx = nc.MediaReceiver("g722", 20, ssrc=0x62, nack=False, rtcp_interval_ms=500)
     pcm = speechlike(16000, 40.0)
@@ -750,11 +752,47 @@ def test_sender_adaptation_levels() -> None:
             if t == 14010:
                 high = (tx.stats(), rx.stats())
     tst, rst = high
-    assert tst["level"] == 3 and tst["red"] == 1 and tst["g722_bitrate"] == 48000 and tst["ptime_ms"] == 40
-    assert rst["recovered_red"] > 0 and rst["g722_bitrate"] == 48000
+    assert tst["level"] == 3 and tst["red"] == 2 and tst["g722_bitrate"] == 56000 and tst["ptime_ms"] == 20
+    assert rst["recovered_red"] > 0 and rst["g722_bitrate"] == 56000
     assert max(levels) == 3 and levels[-1] == 0
     assert tx.stats()["g722_bitrate"] == 64000 and tx.stats()["ptime_ms"] == 20
     assert rx.stats()["g722_bitrate"] == 64000
+
+
+def test_red_distance_follows_the_loss_bursts() -> None:
+    """Bursty loss of 3 packets in a row (30 % on average), NACKs looped back: the sender sees runs
+    of 3 in the NACKs and sends RED of distance 3, and the receiver rebuilds whole bursts from it;
+    with single losses (25 %) the distance is the level's least, 2."""
+    def run(lost_at: Callable[[int], bool]) -> tuple[dict, dict]:
+        tx = nc.MediaSender("g722", 20, nack=True, adapt=True, ssrc=0x61, seq=1, ts=1, rtcp_interval_ms=500)
+        rx = nc.MediaReceiver("g722", 20, ssrc=0x62, nack=True, rtcp_interval_ms=500, min_delay_ms=100)
+        pcm = speechlike(16000, 12.0)
+        fs = tx.frame_samples
+        queue: list[tuple[int, int, bytes]] = []
+        order = 0
+        for t in range(0, 12000):
+            if t % 20 == 0:
+                i = t // 20
+                for p in tx.push(pcm[i * fs:(i + 1) * fs], t):
+                    if not lost_at(i):
+                        queue.append((t + 20, order, p))
+                        order += 1
+            queue.sort()
+            while queue and queue[0][0] <= t:
+                rx.on_packet(queue.pop(0)[2], t)
+            if t % 20 == 10:
+                rx.pull(t)
+                for fb in rx.poll_feedback(t):
+                    for q in tx.on_packet(fb, t + 20):
+                        queue.append((t + 40, order, q))
+                        order += 1
+        return tx.stats(), rx.stats()
+
+    tst, rst = run(lambda i: i % 10 in (3, 4, 5))
+    assert tst["level"] == 3 and tst["red"] == 3, tst
+    assert rst["recovered_red"] > 100 and rst["concealed"] < 20, rst
+    tst, rst = run(lambda i: i % 4 == 1)
+    assert tst["level"] == 3 and tst["red"] == 2, tst
 
 
 def _rr(fraction: int, lost: int, ext_seq: int) -> bytes:

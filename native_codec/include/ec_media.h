@@ -56,9 +56,15 @@
  * smoothed as s = (s + loss) / 2 (Q8):
  *   level 0  s <  3 %           no redundancy, G.722 64 kbit/s, the configured ptime
  *   level 1  3 % <= s <  8 %    FEC, group of 4 (1/4 overhead), 64 kbit/s
- *   level 2  8 % <= s < 20 %    RED (100 % overhead, survives any single loss), G.722 56 kbit/s
- *   level 3  s >= 20 %          RED, G.722 48 kbit/s, ptime 40 ms (if max_ptime_ms allows):
- *                               half the packets, so half the header overhead and loss events
+ *   level 2  8 % <= s < 20 %    RED of distance d (d earlier packets in each: survives any d
+ *                               losses in a row), d >= 1, G.722 64 kbit/s
+ *   level 3  s >= 20 %          RED of distance d >= 2, G.722 56 kbit/s
+ * d is the mean loss burst, rounded up, at most EC_MEDIA_RED_MAX_DISTANCE: from the runs of
+ * consecutive packets in the NACKs received, each what RED of the distance then in force left of
+ * a burst (so the burst was the run + that distance; a mean with weight 1/8), updated with each
+ * NACK; a loss window without any run moves the mean 1/8 of the way back to 1. (Measured, G.722 full mode on 24 s of speech x 4 languages x 3 seeds, 30 +- 10 ms:
+ * the earlier level 3 (RED of distance 1, 48 kbit/s, 40 ms packets) scored 2.87 PESQ-WB at 20 %
+ * random loss; distance 1 with 20 ms packets 3.27, distance 2 3.64, distance 3 3.83.)
  * A level rises at once when s reaches its threshold and falls by one after two windows in a row
  * with s below half of the current level's threshold. The G.722 mode change is the encoder's:
  * the 1 or 2 lower-band bits of each codeword are cleared (the encoder state does not depend on
@@ -128,6 +134,7 @@
 #define EC_MEDIA_OPUS_FEC_ON_Q8 8       /* Opus in-band FEC on from 3 % smoothed loss ... */
 #define EC_MEDIA_OPUS_FEC_OFF_Q8 3      /* ... off below 1 % */
 #define EC_MEDIA_OPUS_FEC_BITRATE 32000 /* the least bitrate with in-band FEC on */
+#define EC_MEDIA_RED_MAX_DISTANCE 3     /* RFC 2198 redundancy: at most this many earlier packets */
 #define EC_MEDIA_LOSS_WINDOW_MS 900     /* the sender's loss window: at least this long (a report interval) */
 
 #define EC_MEDIA_MAX_PTIME_MS 60
@@ -146,7 +153,7 @@
 typedef struct {
     int codec;            /* EC_MEDIA_* */
     int ptime_ms;         /* 10..max_ptime_ms, a multiple of 10 */
-    int max_ptime_ms;     /* 10..60: the largest ptime adaptation may choose; sizes the cache */
+    int max_ptime_ms;     /* 10..60: the longest packet push may take; sizes the cache */
     int red;              /* 1: RED with one redundant frame */
     int fec_group;        /* 0 (off) or 2..16 media packets per FEC packet */
     int nack;             /* 1: answer NACKs from the cache */
@@ -208,6 +215,8 @@ typedef struct {
     uint32_t win_ms;        /* ... when it came */
     uint32_t win_ext;       /* ... its extended highest sequence number */
     int32_t win_lost;       /* ... its cumulative number lost */
+    uint32_t burst_q4;      /* mean loss burst from the NACKs' runs of packets, Q4 */
+    uint32_t burst_seen;    /* a NACK run came in this loss window */
     ec_media_tx_stats st;
     union {
         ec_g722_enc g722;

@@ -309,6 +309,8 @@ int ec_media_tx_init(ec_media_tx *st, size_t size, const ec_media_tx_config *cfg
     st->down_count = 0;
     st->win_have = 0;
     st->win_ms = st->win_ext = 0;
+    st->burst_q4 = 16u;
+    st->burst_seen = 0;
     st->win_lost = 0;
     {
         ec_media_tx_stats z = {0};
@@ -581,10 +583,11 @@ static int send_fec(ec_media_tx *st, uint16_t base, unsigned count, uint8_t *out
 static int send_media(ec_media_tx *st, tx_entry *e, uint8_t *out, size_t cap)
 {
     tx_entry *prev = NULL;
-    ec_red_block blk[2];
-    const uint8_t *data[2];
+    ec_red_block blk[EC_MEDIA_RED_MAX_DISTANCE + 1];
+    const uint8_t *data[EC_MEDIA_RED_MAX_DISTANCE + 1];
     size_t n = 0;
-    int r;
+    int r, d, k;
+    uint32_t ts = e->ts;
     if (!st->red) {
         st->st.media_packets++;
         return send_plain(st, e, out, cap);
@@ -592,14 +595,23 @@ static int send_media(ec_media_tx *st, tx_entry *e, uint8_t *out, size_t cap)
     if (cap < EC_RTP_HEADER) {
         return EC_ERR_SHORT_BUFFER;
     }
-    if (cached(st, (uint16_t)(e->seq - 1u), &prev) && prev->ts + EC_JB_BLOCK_TS * prev->blocks == e->ts &&
-        prev->len <= EC_RED_MAX_LEN) {
-        blk[0].pt = (uint8_t)st->pt;
-        blk[0].primary = 0;
-        blk[0].ts_offset = (uint16_t)(EC_JB_BLOCK_TS * prev->blocks);
-        blk[0].len = prev->len;
-        data[0] = entry_data(prev);
-        n = 1;
+    /* the st->red packets before this one, oldest first, as far back as they are cached and
+     * contiguous in time */
+    for (d = 1; d <= st->red; d++) {
+        if (!cached(st, (uint16_t)(e->seq - (uint32_t)d), &prev) || prev->ts + EC_JB_BLOCK_TS * prev->blocks != ts ||
+            prev->len > EC_RED_MAX_LEN) {
+            break;
+        }
+        ts = prev->ts;
+    }
+    for (k = d - 1; k >= 1; k--) {
+        cached(st, (uint16_t)(e->seq - (uint32_t)k), &prev);
+        blk[n].pt = (uint8_t)st->pt;
+        blk[n].primary = 0;
+        blk[n].ts_offset = (uint16_t)(e->ts - prev->ts);
+        blk[n].len = prev->len;
+        data[n] = entry_data(prev);
+        n++;
     }
     blk[n].pt = (uint8_t)st->pt;
     blk[n].primary = 1;
@@ -607,7 +619,13 @@ static int send_media(ec_media_tx *st, tx_entry *e, uint8_t *out, size_t cap)
     blk[n].len = e->len;
     data[n] = entry_data(e);
     n++;
+    /* the oldest redundant blocks give way when the caller's buffer is too small for all */
+    k = 0;
     r = ec_red_write(blk, data, n, out + EC_RTP_HEADER, cap - EC_RTP_HEADER);
+    while (r == EC_ERR_SHORT_BUFFER && (size_t)k + 1u < n) {
+        k++;
+        r = ec_red_write(blk + k, data + k, n - (size_t)k, out + EC_RTP_HEADER, cap - EC_RTP_HEADER);
+    }
     if (r < 0) {
         return r;
     }
@@ -701,6 +719,32 @@ int ec_media_tx_poll(ec_media_tx *st, uint32_t now_ms, uint8_t *out, size_t cap)
     return 0;
 }
 
+/* A run of `run` consecutive packets asked for in one NACK (0: none): what RED of the current
+ * distance left of a loss burst, so the burst was run + distance long. Into the mean burst length
+ * (Q4, weight 1/8). */
+static void note_burst(ec_media_tx *st, uint32_t run)
+{
+    int32_t l;
+    if (run == 0u) {
+        return;
+    }
+    run += (uint32_t)st->red;
+    l = (int32_t)(run > 8u ? 8u : run) * 16;
+    st->burst_q4 = (uint32_t)((int32_t)st->burst_q4 + (l - (int32_t)st->burst_q4) / 8);
+    st->burst_seen = 1;
+}
+
+/* RED's distance at a level: the mean loss burst (rounded up), at least 1 at level 2 and 2 at
+ * level 3, at most EC_MEDIA_RED_MAX_DISTANCE. */
+static int32_t red_distance(const ec_media_tx *st, uint32_t level)
+{
+    int32_t d = (int32_t)((st->burst_q4 + 15u) >> 4), least = level >= 3u ? 2 : 1;
+    if (d < least) {
+        d = least;
+    }
+    return d > EC_MEDIA_RED_MAX_DISTANCE ? EC_MEDIA_RED_MAX_DISTANCE : d;
+}
+
 static void apply_level(ec_media_tx *st, uint32_t level)
 {
     int32_t fec = 0, red = 0, bits = 8, ptime = st->base_ptime_ms;
@@ -712,15 +756,11 @@ static void apply_level(ec_media_tx *st, uint32_t level)
         }
         break;
     case 2:
-        red = 1;
-        bits = 7;
+        red = red_distance(st, 2u);
         break;
     case 3:
-        red = 1;
-        bits = 6;
-        if (ptime < 40) {
-            ptime = st->max_ptime_ms < 40 ? st->max_ptime_ms : 40;
-        }
+        red = red_distance(st, 3u);
+        bits = 7;
         break;
     default:
         break;
@@ -812,6 +852,10 @@ static void window_report(ec_media_tx *st, const ec_rtcp_block *b, uint32_t now_
     lost = b->cumulative_lost - st->win_lost;
     if (st->win_have && expected > 0u && expected < 0x8000u) {
         uint32_t q8 = lost > 0 ? ((uint32_t)lost * 256u) / expected : 0u;
+        if (!st->burst_seen) { /* no loss left after RED in this window: the bursts may be shorter */
+            st->burst_q4 -= (st->burst_q4 - 16u) / 8u;
+        }
+        st->burst_seen = 0;
         adapt(st, q8 > 255u ? 255u : q8);
     }
     st->win_have = 1;
@@ -854,6 +898,8 @@ int ec_media_tx_on_packet(ec_media_tx *st, const uint8_t *pkt, size_t len, uint3
     }
     if ((info.flags & EC_RTCP_HAS_NACK) && info.nack_media == st->ssrc) {
         uint32_t gap = st->st.rtt_ms > (int32_t)MIN_RTX_GAP_MS ? (uint32_t)st->st.rtt_ms : MIN_RTX_GAP_MS;
+        uint16_t last = 0;
+        uint32_t run = 0;
         st->st.nack_received++;
         for (i = 0; i < info.n_nack; i++) {
             unsigned bit;
@@ -864,6 +910,13 @@ int ec_media_tx_on_packet(ec_media_tx *st, const uint8_t *pkt, size_t len, uint3
                     continue;
                 }
                 seq = (uint16_t)(info.nack[i].pid + bit);
+                if (run > 0u && seq == (uint16_t)(last + 1u)) {
+                    run++;
+                } else {
+                    note_burst(st, run);
+                    run = 1;
+                }
+                last = seq;
                 st->st.nack_seqs++;
                 if (!st->nack || !cached(st, seq, &e) || (int16_t)(uint16_t)(seq - st->next_send) >= 0) {
                     st->st.nack_unavailable++;
@@ -873,6 +926,10 @@ int ec_media_tx_on_packet(ec_media_tx *st, const uint8_t *pkt, size_t len, uint3
                     e->flags |= ENT_RTX;
                 }
             }
+        }
+        note_burst(st, run);
+        if (st->adapt && st->st.level >= 2u) {
+            st->red = red_distance(st, st->st.level);
         }
     }
     return EC_OK;
