@@ -158,8 +158,8 @@ static void board_init(void) {
 // - devkit_idle(timeout_ms): a wait sleeps in one piece, the SysTick set to the end of the wait
 //   (at most IDLE_MAX_MS, and not past lwIP's next timer: devkit_net_idle_ms).
 // A period is started by writing its reload and then the current value (which restarts the count
-// from the reload); its interrupt (board_systick) starts the next period at IDLE_MAX_MS the same
-// way, so unasked the SysTick fires twice a second. (Setting the long reload right after the
+// from the reload), and its end is kept on the clock; its interrupt (board_systick) starts the
+// next period at IDLE_MAX_MS the same way, so unasked the SysTick fires twice a second. (Setting the long reload right after the
 // restart, for the counter to take at the period's end, does not work under QEMU: its SysTick
 // takes the reload when it handles the restart, later, so the period was the long one.)
 // An interrupt that ends a sleep early (the console, the Ethernet) leaves the count running to
@@ -174,17 +174,24 @@ __attribute__((weak)) uint32_t devkit_net_idle_ms(uint32_t ms) {
 }
 
 static uint32_t idle_seen_seq;
+static uint32_t tick_end_ms;  // the clock's ms when the current period ends
 
-// Restarts the count with a period of ms (1..IDLE_MAX_MS); PRIMASK set by the caller.
-static void tick_restart(uint32_t ms) {
+// Restarts the count with a period of ms (1..IDLE_MAX_MS) from now_ms; PRIMASK set by the caller.
+static void tick_restart(uint32_t now_ms, uint32_t ms) {
     SYST_RVR = ms * TICK_CYCLES - 1u;
     SYST_CVR = 0;  // restarts the count from the reload just set
+    tick_end_ms = now_ms + ms;
 }
 
 static void board_systick(void) {
     uint32_t primask;
     __asm volatile ("mrs %0, primask; cpsid i" : "=r"(primask) :: "memory");
-    tick_restart(IDLE_MAX_MS);  // until something asks for an earlier one
+    uint32_t now = (uint32_t)mp_hal_ticks_ms();
+    // The end of the current period, unless a new one was started after this interrupt came
+    // (then it is left to run: the interrupt belonged to the old one).
+    if ((int32_t)(now - tick_end_ms) >= 0) {
+        tick_restart(now, IDLE_MAX_MS);  // until something asks for an earlier one
+    }
     __asm volatile ("msr primask, %0" :: "r"(primask) : "memory");
     port_systick();
 }
@@ -193,9 +200,11 @@ void devkit_tick_within(uint32_t ms) {
     ms = ms < 1u ? 1u : ms > IDLE_MAX_MS ? IDLE_MAX_MS : ms;
     uint32_t primask;
     __asm volatile ("mrs %0, primask; cpsid i" : "=r"(primask) :: "memory");
-    uint32_t left = SYST_CVR;  // cycles to the end of the current period
-    if (left == 0 || left > ms * TICK_CYCLES) {
-        tick_restart(ms);
+    uint32_t now = (uint32_t)mp_hal_ticks_ms();
+    // Kept in the clock's ms rather than read from the SysTick's counter, which QEMU shows as 0
+    // from a restart until its main loop has taken the reload.
+    if ((int32_t)(tick_end_ms - now) <= 0 || (int32_t)(tick_end_ms - (now + ms)) > 0) {
+        tick_restart(now, ms);  // ended (its interrupt may be pending), or ends later than asked
     }
     __asm volatile ("msr primask, %0" :: "r"(primask) : "memory");
 }
@@ -211,7 +220,7 @@ void devkit_idle(intptr_t timeout_ms) {
     uint32_t primask;
     __asm volatile ("mrs %0, primask; cpsid i" : "=r"(primask) :: "memory");
     if (devkit_wake_seq == seq) {
-        tick_restart(ms < 1u ? 1u : ms);
+        tick_restart((uint32_t)mp_hal_ticks_ms(), ms < 1u ? 1u : ms);
         __asm volatile ("dsb; wfi" ::: "memory");
     }
     __asm volatile ("msr primask, %0" :: "r"(primask) : "memory");
