@@ -1,11 +1,14 @@
 # app.py — the application: asyncio tasks under a watchdog-style supervisor.
 #
 # Every long-running task beats (App.beat) at least once per WATCHDOG_MS; the watchdog task
-# checks the beats once a second, records the heap, feeds the hardware watchdog where there is
-# one, and resets the device when a task has stopped beating (as a hardware watchdog would) or
-# when a reset was requested over the console. On the virtual devkit the tasks run beside the
-# REPL (its asyncio runs while the REPL is idle); on boards asyncio.run() owns the CPU and
-# Ctrl-C returns to the REPL.
+# checks the beats once a second, feeds the hardware watchdog where there is one, and resets the
+# device when a task has stopped beating (as a hardware watchdog would) or when a reset was
+# requested over the console. Every HEAP_EVERY_MS it collects garbage and records the heap in use
+# (heap_history): gc.mem_alloc() walks the whole heap, and between records MicroPython collects by
+# itself when an allocation finds the heap full, so neither is needed every second. The console
+# task sleeps until input arrives where hal's console can wait for it (console_task). On the
+# virtual devkit the tasks run beside the REPL (its asyncio runs while the REPL is idle); on
+# boards asyncio.run() owns the CPU and Ctrl-C returns to the REPL.
 import asyncio
 import gc
 import time
@@ -16,8 +19,10 @@ from edgecall.console import Console
 from edgecall.mgmt import Mgmt
 
 WATCHDOG_MS = 8000
+CONSOLE_POLL_MS = 10  # the console task's sleep between reads: input gathers in the UART's ring
 CONFIRM_AFTER_MS = 3000  # the console healthy this long: the image confirms itself (image_ok)
 HEAP_HISTORY = 64
+HEAP_EVERY_MS = 5000  # heap_history's period: 64 records span 5 minutes
 
 
 class App:
@@ -27,6 +32,7 @@ class App:
         self.beats = {}
         self.to_bootloader = False
         self.confirmed = False
+        self.console_waiting = False  # the console task is waiting for input (alive, not beating)
         self.console = Console(hal.part("console"))
         self.mgmt = Mgmt(self.console, self)
 
@@ -67,10 +73,25 @@ class App:
             log.error("image confirm failed: %r" % (e,))
 
     async def console_task(self):
+        """Serves the console. Where hal's console can wait for input (wait_input), the task
+        sleeps until some arrives rather than polling every CONSOLE_POLL_MS (a wake-up of the
+        device every 10 ms while idle), then gives the rest of the request CONSOLE_POLL_MS to
+        arrive, as the poll did; while it waits the watchdog beats for it (the task is alive:
+        the loop that would wake it runs the watchdog too)."""
+        wait_input = getattr(self.console.port, "wait_input", None)
         while True:
             self.beat("console")
-            busy = await self.console.poll()
-            await asyncio.sleep_ms(0 if busy else 10)
+            if await self.console.poll():
+                await asyncio.sleep_ms(0)
+                continue
+            if wait_input is not None:
+                self.console_waiting = True
+                try:
+                    await wait_input()
+                finally:
+                    self.console_waiting = False
+                self.beat("console")
+            await asyncio.sleep_ms(CONSOLE_POLL_MS)
 
     async def watchdog_task(self):
         wdt = None
@@ -80,12 +101,17 @@ class App:
             wdt = machine.WDT(timeout=WATCHDOG_MS)
         except (ImportError, AttributeError, ValueError):
             wdt = None
+        next_heap = time.ticks_ms()
         while True:
             now = time.ticks_ms()
-            gc.collect()
-            self.heap_history.append([time.ticks_diff(now, self.started_ms), gc.mem_alloc()])
-            if len(self.heap_history) > HEAP_HISTORY:
-                self.heap_history.pop(0)
+            if time.ticks_diff(now, next_heap) >= 0:
+                gc.collect()
+                self.heap_history.append([time.ticks_diff(now, self.started_ms), gc.mem_alloc()])
+                if len(self.heap_history) > HEAP_HISTORY:
+                    self.heap_history.pop(0)
+                next_heap = time.ticks_add(now, HEAP_EVERY_MS)
+            if self.console_waiting:
+                self.beat("console")
             stale = [k for k, v in self.beats.items() if time.ticks_diff(now, v) > WATCHDOG_MS]
             if stale:
                 log.error("watchdog: no beat from %s; resetting" % ",".join(stale))

@@ -199,67 +199,82 @@ class Media:
 
     def step(self):
         """Moves everything that is due; returns the ms until something is due again (at most
-        RX_POLL_MS: received datagrams are taken at least that often)."""
+        RX_POLL_MS: received datagrams are taken at least that often). Runs a few times a frame:
+        what it uses more than once is read into locals (each attribute or global read is a
+        dictionary lookup in MicroPython)."""
+        ticks_diff = time.ticks_diff
         now = time.ticks_ms()
-        self._bind(now)
-        while self.audio.readinto(self.mic):
-            self.tx.push(self.mic, now)
-        n = self.tx.poll_into(self.sbuf, now)
+        if ticks_diff(now, self.next_bind) >= 0:
+            self._bind(now)
+        audio, mic, tx = self.audio, self.mic, self.tx
+        while audio.readinto(mic):
+            tx.push(mic, now)
+        sbuf, sview, send = self.sbuf, self.sview, self._send
+        n = tx.poll_into(sbuf, now)
         while n:
-            self._send(self.sview[:n])
-            n = self.tx.poll_into(self.sbuf, now)
-        if self.video is not None and self.video.due(now):
-            v = self.video
-            n = v.tx.poll_into(v.pkt)
+            send(sview[:n])
+            n = tx.poll_into(sbuf, now)
+        video = self.video
+        if video is not None and video.due(now):
+            n = video.tx.poll_into(video.pkt)
             while n > 0:
-                self._send(v.view[:n])
-                n = v.tx.poll_into(v.pkt)
+                send(video.view[:n])
+                n = video.tx.poll_into(video.pkt)
+        rx, recv = self.rx, self.udp.recv
         for _ in range(32):
-            data = self.udp.recv()
+            data = recv()
             if data is None:
                 break
-            if _is_bind(data):
+            b1 = data[1] if len(data) > 1 else -1  # _is_bind, _is_rtcp, _is_video, inline
+            if b1 == _BIND1 and data[0] == _BIND0:
                 if self.sig.is_ack(data):
                     self.bind_acks += 1
                     self.bound = True
-            elif _is_rtcp(data):
-                self.tx.on_packet(data, now)
-                self.rx.on_packet(data, now)
-            elif _is_video(data):
-                if self.video is not None:
-                    self.video.rx.on_packet(data)
-            elif self.rx.on_packet(data, now) == "media" and self.first_audio_ms is None:
-                self.first_audio_ms = time.ticks_diff(now, self.t0)
+            elif 200 <= b1 <= 206:
+                tx.on_packet(data, now)
+                rx.on_packet(data, now)
+            elif b1 & 0x7F == VIDEO_PT:
+                if video is not None:
+                    video.rx.on_packet(data)
+            elif rx.on_packet(data, now) == "media" and self.first_audio_ms is None:
+                self.first_audio_ms = ticks_diff(now, self.t0)
                 self.next_play = self._play_from(now)
-        if self.next_play is not None and time.ticks_diff(now, self.next_play) >= 0:
-            self.rx.pull_into(self.out, now)
-            self.audio.write_frame(self.out)
-            self.next_play = time.ticks_add(self.next_play, FRAME_MS)
-            if time.ticks_diff(now, self.next_play) > 10 * FRAME_MS:  # we were stalled: catch up
-                self.next_play = self._play_from(now)
-        n = self.rx.poll_feedback_into(self.sbuf, now)
+        next_play = self.next_play
+        if next_play is not None and ticks_diff(now, next_play) >= 0:
+            out = self.out
+            rx.pull_into(out, now)
+            audio.write_frame(out)
+            next_play = time.ticks_add(next_play, FRAME_MS)
+            if ticks_diff(now, next_play) > 10 * FRAME_MS:  # we were stalled: catch up
+                next_play = self._play_from(now)
+            self.next_play = next_play
+        n = rx.poll_feedback_into(sbuf, now)
         while n:
-            self._send(self.sview[:n])
-            n = self.rx.poll_feedback_into(self.sbuf, now)
+            send(sview[:n])
+            n = rx.poll_feedback_into(sbuf, now)
         return self._wait()
 
     def _wait(self):
         """The ms until the next thing is due: a microphone frame, a speaker frame, a binding, a
         video frame; RX_POLL_MS at most."""
+        ticks_diff = time.ticks_diff
         now = time.ticks_ms()
         wait = RX_POLL_MS
-        d = time.ticks_diff(self.mic_next(), now) if self.mic_next is not None else MIC_POLL_MS
+        mic_next = self.mic_next
+        d = ticks_diff(mic_next(), now) if mic_next is not None else MIC_POLL_MS
         if d < wait:
             wait = d
-        if self.next_play is not None:
-            d = time.ticks_diff(self.next_play, now)
+        next_play = self.next_play
+        if next_play is not None:
+            d = ticks_diff(next_play, now)
             if d < wait:
                 wait = d
-        d = time.ticks_diff(self.next_bind, now)
+        d = ticks_diff(self.next_bind, now)
         if d < wait:
             wait = d
-        if self.video is not None:
-            d = time.ticks_diff(self.video.next_ms, now)
+        video = self.video
+        if video is not None:
+            d = ticks_diff(video.next_ms, now)
             if d < wait:
                 wait = d
         return wait if wait > 0 else 0

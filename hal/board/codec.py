@@ -12,7 +12,9 @@
 #
 # OPUS is True when this _nc carries libopus (the armv7emsp _nc.mpy and the devkit's firmware):
 # calls then offer Opus (RFC 7587) first. The _into methods write into the caller's buffer and
-# allocate nothing, for the media path; poll()/pull()/poll_feedback() return new bytes.
+# allocate nothing, for the media path; poll()/pull()/poll_feedback() return new bytes. The
+# media objects keep the _nc functions a call runs every frame (push, poll_into, on_packet,
+# pull_into, poll_feedback_into) as attributes: one lookup a call instead of _lib()'s.
 import random
 
 try:
@@ -273,13 +275,16 @@ class MediaSender(_Codec):
                               nack, cache_packets, adapt, g722_bitrate, pt_red, pt_fec, rtcp_interval_ms,
                               self.ssrc, _opt(ts, 32), _opt(seq, 16), _opt(fec_seq, 16), pt_opus,
                               opus_bitrate, opus_complexity, opus_loss_perc)
+        # _nc's functions of the media path, read once: push and poll_into run every frame
+        self._push, self._poll_into, self._on_packet = (lib.media_tx_push, lib.media_tx_poll_into,
+                                                        lib.media_tx_on_packet)
         self.block_samples = _BLOCK[codec]
         self.max_ptime_ms = max_ptime_ms
         self.frame_bytes = 2 * self.block_samples * ptime_ms // 10
 
     def push(self, pcm, now_ms):
         """Encodes PCM captured at now_ms (int16 LE, whole 10 ms blocks, up to max_ptime_ms)."""
-        _lib().media_tx_push(self._st, pcm, now_ms)
+        self._push(self._st, pcm, now_ms)
 
     def poll(self, now_ms):
         """The next packet to send (bytes), or None."""
@@ -287,12 +292,12 @@ class MediaSender(_Codec):
 
     def poll_into(self, buf, now_ms):
         """The next packet into buf (MAX_PACKET bytes always suffice); its length, 0 for none."""
-        return _lib().media_tx_poll_into(self._st, buf, now_ms)
+        return self._poll_into(self._st, buf, now_ms)
 
     def on_packet(self, packet, now_ms):
         """RTCP feedback (RR, NACK) from the receiver; False (and ignored) if it does not parse.
         Retransmissions it asks for come out of poll()."""
-        return _lib().media_tx_on_packet(self._st, packet, now_ms)
+        return self._on_packet(self._st, packet, now_ms)
 
     def stats(self):
         return _lib().media_tx_stats(self._st)
@@ -317,18 +322,21 @@ class MediaReceiver(_Codec):
                               pt_fec, rtcp_interval_ms, self.ssrc, pt_opus)
         self.frame_bytes = lib.media_rx_frame_bytes(self._st)
         self._now = 0
+        # _nc's functions of the media path, read once: they run every frame
+        self._packet, self._pull_into, self._feedback_into = (lib.media_rx_packet, lib.media_rx_pull_into,
+                                                              lib.media_rx_poll_feedback_into)
 
     def on_packet(self, packet, now_ms):
         """A packet arrived: "media", "rtcp", "fec", "late", "duplicate", "ignored", "overflow",
         "malformed" or "unsupported"."""
-        rc = _lib().media_rx_packet(self._st, packet, now_ms)
+        rc = self._packet(self._st, packet, now_ms)
         self._now = now_ms
         return _RX_STATUS.get(rc, "ignored")
 
     def pull_into(self, buf, now_ms):
         """Writes the next frame (frame_bytes) into the start of a writable buffer; returns the
         byte count."""
-        n = _lib().media_rx_pull_into(self._st, buf, now_ms)
+        n = self._pull_into(self._st, buf, now_ms)
         self._now = now_ms
         return n
 
@@ -346,7 +354,7 @@ class MediaReceiver(_Codec):
 
     def poll_feedback_into(self, buf, now_ms):
         """poll_feedback() into buf; its length, 0 for none."""
-        n = _lib().media_rx_poll_feedback_into(self._st, buf, now_ms)
+        n = self._feedback_into(self._st, buf, now_ms)
         self._now = now_ms
         return n
 

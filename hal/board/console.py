@@ -1,6 +1,7 @@
 # console.py (board) — the device console on the board's USB/UART REPL stream. While the
 # application runs it owns stdin; Ctrl-C is still caught by MicroPython's keyboard interrupt
-# before it reaches stdin, so it interrupts the application as usual.
+# before it reaches stdin, so it interrupts the application as usual. wait_input() lets the
+# application's event loop sleep until input arrives instead of polling read().
 import select
 import sys
 
@@ -32,3 +33,13 @@ def read():
 
 def write(data):
     _out.write(data)
+
+
+def wait_input():
+    """Awaitable (MicroPython's asyncio): ends when input has arrived, at once if some has. The
+    awaiting task waits in asyncio's I/O queue on stdin, so the event loop sleeps (the devkit:
+    until the UART's receive interrupt) instead of waking to poll."""
+    if not _ready():
+        from asyncio import core  # type: ignore[attr-defined]  # MicroPython's, not in the port stubs
+
+        yield core._io_queue.queue_read(sys.stdin)

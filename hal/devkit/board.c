@@ -2,8 +2,9 @@
 // sequence of a MicroPython board, as ports/rp2 and ports/stm32 run it: _boot.py mounts the
 // flash, then boot.py, then main.py unless the raw REPL asked for the soft reset, then the REPL),
 // an interrupt-driven console receive path on UART0 with Ctrl-C (the port polls its UART, which
-// cannot interrupt running code), and an idle that sleeps (WFI) instead of spinning: tickless, the
-// SysTick stretched to the end of the wait (see devkit_idle). These take
+// cannot interrupt running code), a SysTick that fires only when something asked for it, and an
+// idle that sleeps (WFI) instead of spinning: tickless, the SysTick set to the end of the wait
+// (see devkit_tick_within, devkit_idle). These take
 // the place of the port's main, mp_hal_stdin_rx_chr, mp_hal_stdio_poll and mp_hal_delay_* through
 // the linker's --wrap (mpconfigboard.mk); the MicroPython tree is not edited.
 //
@@ -104,6 +105,9 @@ static int rx_take(void) {
     return c;
 }
 
+static void (*port_systick)(void);
+static void board_systick(void);
+
 static void wdt_first_timeout(void) {
     // The watchdog's first time-out (its interrupt is the NMI on mps2): nothing to do, the second
     // one resets the board unless the application feeds it first.
@@ -124,6 +128,8 @@ static void board_init(void) {
         vector_table[i] = i < 16 ? boot_table[i] : boot_table[3];  // unused IRQs: HardFault
     }
     vector_table[2] = (uint32_t)wdt_first_timeout;
+    port_systick = (void (*)(void))boot_table[15];
+    vector_table[15] = (uint32_t)board_systick;  // before the network wraps it (lan_netif.c)
     vector_table[16 + IRQ_UART0_RX] = (uint32_t)uart0_rx_irq;
     devkit_net_irq_install(vector_table);
     __asm volatile ("dsb");
@@ -140,25 +146,68 @@ static void board_init(void) {
     __asm volatile ("msr primask, %0" :: "r"(primask) : "memory");
 }
 
-// ---- tickless idle (MICROPY_INTERNAL_WFE, edgecall_config.h)
+// ---- the SysTick on demand, and the tickless idle (MICROPY_INTERNAL_WFE, edgecall_config.h)
 //
-// The port's SysTick interrupts every millisecond, and a WFI that it ends costs a pass of the
-// waiting loop (select.poll's, asyncio's) each time: most of an idle devkit's instructions, and
-// a wake-up of its QEMU on the host every millisecond. A wait of `timeout_ms` instead sleeps in
-// one piece: the SysTick's reload is set to the whole wait (at most IDLE_MAX_MS, and not past
-// lwIP's next timer: devkit_net_idle_ms), the counter restarted, and the reload put back to 1 ms,
-// which the counter takes when this long period ends; after the WFI the counter is restarted,
-// so an interrupt that ended the sleep early (the console, the Ethernet) leaves the 1 ms tick
-// running as before. The reprogramming and the WFI run with PRIMASK set: an interrupt that comes
-// in between still ends the WFI (a pending interrupt wakes the core whatever PRIMASK says) and
-// is taken when PRIMASK is cleared. One that came after the waiting code last looked and before
-// this call cannot be seen here, except through devkit_wake_seq: then the call returns at once
-// and the code looks again.
+// The port starts the SysTick at 1 ms (ports/qemu/mcu/arm/ticks.c), but nothing here needs a
+// periodic tick: the clock is a counter that is read (clock_devkit.c), and the things that wait
+// for a time ask for an interrupt at that time. Under QEMU every SysTick interrupt is a timer of
+// the host's main loop and a kick of the CPU's thread, a millisecond apart while the core works
+// (an Opus frame) or waits, so the SysTick here fires only when asked:
+// - devkit_tick_within(ms): at most ms from now (lwIP's next timer and its receive backlog,
+//   lan_netif.c): the count is restarted with that period if it would end later;
+// - devkit_idle(timeout_ms): a wait sleeps in one piece, the SysTick set to the end of the wait
+//   (at most IDLE_MAX_MS, and not past lwIP's next timer: devkit_net_idle_ms).
+// A period is started by writing its reload and then the current value (which restarts the count
+// from the reload), and its end is kept on the clock; its interrupt (board_systick) starts the
+// next period at IDLE_MAX_MS the same way, so unasked the SysTick fires twice a second. (Setting the long reload right after the
+// restart, for the counter to take at the period's end, does not work under QEMU: its SysTick
+// takes the reload when it handles the restart, later, so the period was the long one.)
+// An interrupt that ends a sleep early (the console, the Ethernet) leaves the count running to
+// the wait's end, which the waiting code (select.poll's, asyncio's loop) shortens or renews with
+// its next wait. The reprogramming and the WFI run with PRIMASK set: an interrupt that comes in
+// between still ends the WFI (a pending interrupt wakes the core whatever PRIMASK says) and is
+// taken when PRIMASK is cleared. One that came after the waiting code last looked and before this
+// call cannot be seen here, except through devkit_wake_seq: then the call returns at once and the
+// code looks again.
 __attribute__((weak)) uint32_t devkit_net_idle_ms(uint32_t ms) {
     return ms;
 }
 
 static uint32_t idle_seen_seq;
+static uint32_t tick_end_ms;  // the clock's ms when the current period ends
+
+// Restarts the count with a period of ms (1..IDLE_MAX_MS) from now_ms; PRIMASK set by the caller.
+static void tick_restart(uint32_t now_ms, uint32_t ms) {
+    SYST_RVR = ms * TICK_CYCLES - 1u;
+    SYST_CVR = 0;  // restarts the count from the reload just set
+    tick_end_ms = now_ms + ms;
+}
+
+static void board_systick(void) {
+    uint32_t primask;
+    __asm volatile ("mrs %0, primask; cpsid i" : "=r"(primask) :: "memory");
+    uint32_t now = (uint32_t)mp_hal_ticks_ms();
+    // The end of the current period, unless a new one was started after this interrupt came
+    // (then it is left to run: the interrupt belonged to the old one).
+    if ((int32_t)(now - tick_end_ms) >= 0) {
+        tick_restart(now, IDLE_MAX_MS);  // until something asks for an earlier one
+    }
+    __asm volatile ("msr primask, %0" :: "r"(primask) : "memory");
+    port_systick();
+}
+
+void devkit_tick_within(uint32_t ms) {
+    ms = ms < 1u ? 1u : ms > IDLE_MAX_MS ? IDLE_MAX_MS : ms;
+    uint32_t primask;
+    __asm volatile ("mrs %0, primask; cpsid i" : "=r"(primask) :: "memory");
+    uint32_t now = (uint32_t)mp_hal_ticks_ms();
+    // Kept in the clock's ms rather than read from the SysTick's counter, which QEMU shows as 0
+    // from a restart until its main loop has taken the reload.
+    if ((int32_t)(tick_end_ms - now) <= 0 || (int32_t)(tick_end_ms - (now + ms)) > 0) {
+        tick_restart(now, ms);  // ended (its interrupt may be pending), or ends later than asked
+    }
+    __asm volatile ("msr primask, %0" :: "r"(primask) : "memory");
+}
 
 void devkit_idle(intptr_t timeout_ms) {
     uint32_t seq = devkit_wake_seq;
@@ -168,20 +217,13 @@ void devkit_idle(intptr_t timeout_ms) {
     }
     uint32_t ms = timeout_ms < 0 || (uintptr_t)timeout_ms > IDLE_MAX_MS ? IDLE_MAX_MS : (uint32_t)timeout_ms;
     ms = devkit_net_idle_ms(ms);
-    if (ms <= 1) {
-        __asm volatile ("wfi");
-    } else {
-        uint32_t primask;
-        __asm volatile ("mrs %0, primask; cpsid i" : "=r"(primask) :: "memory");
-        if (devkit_wake_seq == seq) {
-            SYST_RVR = ms * TICK_CYCLES - 1u;
-            SYST_CVR = 0;  // restarts the count from the reload just set
-            SYST_RVR = TICK_CYCLES - 1u;  // taken when this period ends
-            __asm volatile ("dsb; wfi" ::: "memory");
-            SYST_CVR = 0;  // the 1 ms tick from now, whatever ended the sleep
-        }
-        __asm volatile ("msr primask, %0" :: "r"(primask) : "memory");
+    uint32_t primask;
+    __asm volatile ("mrs %0, primask; cpsid i" : "=r"(primask) :: "memory");
+    if (devkit_wake_seq == seq) {
+        tick_restart((uint32_t)mp_hal_ticks_ms(), ms < 1u ? 1u : ms);
+        __asm volatile ("dsb; wfi" ::: "memory");
     }
+    __asm volatile ("msr primask, %0" :: "r"(primask) : "memory");
     idle_seen_seq = devkit_wake_seq;
 }
 

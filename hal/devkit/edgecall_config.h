@@ -34,7 +34,8 @@
 #define MICROPY_PY_MACHINE_WDT_INCLUDEFILE "machine_devkit_wdt.c"
 
 // Idle: sleep until the wait's end or the next interrupt (the UART, the Ethernet), tickless
-// (board.c, devkit_idle), so an idle devkit costs its host almost nothing.
+// (board.c, devkit_idle), so an idle devkit costs its host almost nothing. The SysTick fires only
+// when asked (devkit_tick_within), not every millisecond.
 #define MICROPY_INTERNAL_WFE(TIMEOUT_MS) devkit_idle(TIMEOUT_MS)
 
 // The board: semihosting, the flash block device, the devkit module.
@@ -47,6 +48,7 @@
 #include <stdint.h>
 uint32_t devkit_random_seed(void);
 void devkit_idle(intptr_t timeout_ms);
+void devkit_tick_within(uint32_t ms);
 #endif
 
 // time.time() and file times: the host's time at power-on plus the board's ticks.

@@ -3,11 +3,13 @@
 // Where lwIP runs: at PendSV, the lowest exception priority, as on ports/stm32. Two things pend
 // PendSV: the Ethernet interrupt (it masks the controller's interrupts; PendSV reads the waiting
 // frames into lwIP and unmasks them), and the SysTick when lwIP's next timeout is due or frames
-// wait in the controller (the board's 1 ms SysTick compares two words; nothing polls). The idle
-// does not sleep past lwIP's next timer (devkit_net_idle_ms).
+// wait in the controller (the SysTick compares two words; nothing polls). The board's SysTick
+// fires only when asked (board.c): a new next timeout asks for it at that time, frames left in
+// the controller a millisecond later (devkit_tick_within). The idle does not sleep past lwIP's
+// next timer (devkit_net_idle_ms).
 //
 // Received frames go to lwIP at most RX_BUDGET per millisecond; the rest wait in the LAN9118's
-// FIFO (10 KiB) for the next tick. The host's scheduler delivers a devkit's traffic in lumps (a
+// FIFO (10 KiB) for a SysTick a millisecond later. The host's scheduler delivers a devkit's traffic in lumps (a
 // QEMU that did not run for 50 ms gets 50 ms of datagrams at once), which a real link does not:
 // handed over at once, a lump overflows a UDP socket's queue in modlwip (4 datagrams) before the
 // Python code that reads it gets to run. MicroPython code that calls
@@ -76,13 +78,17 @@ static inline void pend_service(void) {
 }
 
 // ---- the lwIP lock (MICROPY_PY_LWIP_ENTER/EXIT)
+// Also asks the board for a SysTick at the next timeout when that changed (most unlocks leave it
+// as it was: the SysTick already comes then, and the counters are not read).
 static void timer_rearm(void) {
     struct sys_timeo *next = *sys_timeouts_get_next_timeout();
     if (next == NULL) {
         timer_armed = false;
-    } else {
+    } else if (!timer_armed || timer_due != next->time) {
         timer_due = next->time;
         timer_armed = true;
+        int32_t left = (int32_t)(next->time - (uint32_t)mp_hal_ticks_ms());
+        devkit_tick_within(left < 1 ? 1u : (uint32_t)left);
     }
 }
 
@@ -129,10 +135,13 @@ static void lan_irq(void) {
 
 static void lan_systick(void) {
     systick_prev();
-    if (rx_backlog || (timer_armed && (int32_t)(mp_hal_ticks_ms() - timer_due) >= 0)) {
+    int32_t left = (int32_t)(timer_due - (uint32_t)mp_hal_ticks_ms());
+    if (rx_backlog || (timer_armed && left <= 0)) {
         timer_armed = false;
         rx_backlog = false;
         pend_service();
+    } else if (timer_armed) {
+        devkit_tick_within((uint32_t)left);  // the clock's ms not reached yet: come back then
     }
 }
 
@@ -175,7 +184,8 @@ static void lan_service(void) {
             }
         }
         if (lan_receive()) {
-            rx_backlog = true;  // the interrupt stays masked: the next SysTick comes back
+            rx_backlog = true;  // the interrupt stays masked: the SysTick comes back in 1 ms
+            devkit_tick_within(1);
         } else {
             lan9118_irq_unmask(&lan);
         }

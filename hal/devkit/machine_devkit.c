@@ -20,7 +20,7 @@ enum { RESET_PWRON = 1, RESET_HARD = 2, RESET_WDT = 3, RESET_DEEPSLEEP = 4, RESE
     { MP_ROM_QSTR(MP_QSTR_SOFT_RESET), MP_ROM_INT(RESET_SOFT) }, \
 
 static void mp_machine_idle(void) {
-    __asm volatile ("wfi");
+    devkit_idle(1);  // the next interrupt, or 1 ms at most: the SysTick no longer ticks every ms
 }
 
 MP_NORETURN static void mp_machine_reset(void) {
