@@ -37,8 +37,8 @@ Devkits holding calls in real time (`calls_real_time`)
   (frames the firmware read too late, hal/devkit/audio.c). A step holds real time when every
   call was set up with audio both ways, every device concealed < 1 % and had 0 overruns. For
   diagnosis each device's clock rate against the host's over the hold (its call's ms) is recorded:
-  a devkit's clock counts SysTick interrupts, which QEMU misses on a busy host, and a receiver
-  whose peer's clock runs slower than its own conceals the difference.
+  a receiver whose peer's clock runs slower than its own conceals the difference (a devkit's
+  clock reads the CMSDK dual timer, which keeps the host's time; a board's crystal does not).
 - This machine is shared: a step that fails is run once more and fails only if its repeat fails
   too (both attempts are in the JSON). Each step records the devkits' CPU (per devkit, % of one
   core), how busy the whole machine was over the hold, and how busy it was before the first step
