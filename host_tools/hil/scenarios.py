@@ -248,7 +248,8 @@ def _direction(talker: Dut, listener: Dut, mic: mics.Mic, since: float, ended: f
     listener's speaker from then to the hang-up, the part of the clip that had time to arrive
     (all of it unless --duration cut the call short) scored against it. mouth_to_ear_ms is the
     alignment's lag: when the listener's speaker played the speech after the talker's microphone
-    delivered it (the first capture frame included)."""
+    delivered it (the first capture frame included): the median over the clip's stretches of
+    speech, each aligned on its own (score.stretch_delays), mouth_to_ear_max_ms their longest."""
     from host_tools.hil import score
 
     assert talker.sim_dir is not None and listener.sim_dir is not None
@@ -262,8 +263,10 @@ def _direction(talker: Dut, listener: Dut, mic: mics.Mic, since: float, ended: f
         s = score.score_call(ref, rec, max_delay_s=MAX_MOUTH_TO_EAR_S)
     except ValueError as e:
         raise ScenarioFailed(f"{talker.id} -> {listener.id} ({mic.label}): {e}") from None
+    m2e = s["stretch_delay_ms"]
     return {"from": talker.id, "to": listener.id, "speech": mic.label, "clip_s": round(len(mic.pcm) / mics.RATE, 3),
-            **s, "mouth_to_ear_ms": s["delay_ms"]}
+            **s, "mouth_to_ear_ms": s["delay_ms"] if m2e["median"] is None else m2e["median"],
+            "mouth_to_ear_max_ms": s["delay_ms"] if m2e["max"] is None else m2e["max"]}
 
 
 def _netstack(ctx: Context, profile: str, seed: int, codec: str, speech: list[np.ndarray]) -> list[float]:
@@ -309,6 +312,7 @@ def scored_call(ctx: Context, profile: str) -> dict[str, Any]:
     dirs = [d for c in per_call for d in c["directions"]]
     pesq, stoi = spread([d["pesq_wb"] for d in dirs]), spread([d["stoi"] for d in dirs], 4)
     m2e = spread([d["mouth_to_ear_ms"] for d in dirs], 1)
+    m2e["max"] = round(max(d["mouth_to_ear_max_ms"] for d in dirs), 1)  # the longest of any stretch
     net = spread([v for c in per_call for v in c["netstack_pesq_wb"]])
     codec = per_call[0]["codec"]
     speech_s = min(d["speech_s"] for d in dirs)
