@@ -1,7 +1,9 @@
 """`edgecall hil run` end to end, as a user runs it: real devkits (blank, flashed over SMP through
 their bootloader), the station's tokens in a SQLite ledger, the channel server with its relay
 and impairment, calls with speech scored by PESQ/STOI, the three reports. Shortened: fewer
-cycles and reboots than the default suite, every scenario still runs."""
+cycles and reboots than the default suite, scored calls of 4 s under 2 seeds instead of the whole
+24 s corpus clips under 3 (the mechanics: per-seed calls, medians, min-max, mouth-to-ear; the
+figures' worth is the full run's), every scenario still runs."""
 from __future__ import annotations
 
 import json
@@ -34,7 +36,9 @@ def hil(tmp: Path, *args: str, timeout: float = 900, sim_dir: Path | None = None
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     for args, why in ((["--scenario", "nope"], "no scenario matches nope"),
                       (["--impair", "marsnet"], "unknown impairment profile"),
-                      (["--devices", "1"], "at least 2 devices")):
+                      (["--devices", "1"], "at least 2 devices"),
+                      (["--duration", "0"], "--duration must be positive"),
+                      (["--mic", str(tmp_path / "none.wav")], "none.wav not found")):
         p, out = hil(tmp_path, *args, timeout=60)
         assert p.returncode == 2, p.stderr
         assert why in p.stderr
@@ -42,7 +46,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 
 
 def test_standard_suite_on_two_devkits(tmp_path: Path, testdata: Path) -> None:
-    p, out = hil(tmp_path, "--cycles", "4", "--reboots", "3", "--stress", "2", "--duration", "4")
+    p, out = hil(tmp_path, "--cycles", "4", "--reboots", "3", "--stress", "2", "--duration", "4", "--seed", "1",
+                 "--seed", "2")
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-6000:]
     result = json.loads((out / "r.json").read_text())
     assert report.validate(result) == []
@@ -61,6 +66,17 @@ def test_standard_suite_on_two_devkits(tmp_path: Path, testdata: Path) -> None:
     assert set(m["pesq_wb"]) == {"clean", "wifi-busy", "cellular-edge", "lossy-30"}
     assert m["pesq_wb"]["clean"] > m["pesq_wb"]["lossy-30"]
     assert set(m["netstack_pesq_wb"]) == set(m["pesq_wb"])
+    for p_name, sp in m["speech"].items():  # per profile: 2 seeds x 2 directions of corpus speech
+        assert sp["seeds"] == [1, 2] and sp["speech"] == ["es", "fr", "it"], sp
+        for key in ("pesq_wb", "stoi", "netstack_pesq_wb"):
+            assert sp[key]["n"] == 4 and sp[key]["min"] <= sp[key]["median"] <= sp[key]["max"], (p_name, sp)
+        assert sp["pesq_wb"]["median"] == m["pesq_wb"][p_name] and sp["stoi"]["median"] == m["stoi"][p_name]
+        assert 20 <= sp["mouth_to_ear_ms"]["median"] <= sp["mouth_to_ear_ms"]["max"] <= 1500, sp
+        assert 2.5 <= sp["speech_s"] <= 4.0  # what a 4 s call had time to carry
+    calls = next(s for s in result["scenarios"] if s["name"] == "call-clean")["metrics"]["calls"]
+    assert [c["seed"] for c in calls] == [1, 2]
+    assert [(d["from"], d["to"], d["speech"]) for d in calls[1]["directions"]] == [("hil0", "hil1", "fr"),
+                                                                                   ("hil1", "hil0", "it")]
     assert set(m["codec"].values()) == {"opus"}  # both devkits have Opus: the call negotiates it
     assert set(m["call_success"]) == {"clean", "wifi-busy"}
     assert m["serial"]["lost"] == 0 and m["serial"]["mismatched"] == 0 and m["serial"]["reboots"] == 3
@@ -72,7 +88,7 @@ def test_standard_suite_on_two_devkits(tmp_path: Path, testdata: Path) -> None:
     suites = ET.parse(out / "r.xml").getroot()
     assert int(suites.get("tests") or 0) == len(names) and int(suites.get("failures") or 0) == 0
     assert "<svg" in (out / "r.html").read_text()
-    assert "call-lossy-30" in p.stdout  # the summary table
+    assert "call-lossy-30" in p.stdout and "mouth-to-ear: clean " in p.stdout  # the summary table
 
 
 def test_failed_scenario_attaches_a_diagnostic_bundle(tmp_path: Path, testdata: Path) -> None:

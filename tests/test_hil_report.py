@@ -61,6 +61,11 @@ def sample_result() -> dict[str, Any]:
             "stoi": {"clean": 0.97, "lossy5": 0.92, "jitter40": 0.93, "3g": 0.81},
             "call_success": {"clean": 1.0, "lossy5": 1.0, "jitter40": 0.95, "3g": 0.6},
             "codec": {"clean": "opus", "lossy5": "g722", "jitter40": "g722", "3g": "g722"},
+            "speech": {"clean": {"pesq_wb": {"median": 4.12, "min": 3.98, "max": 4.31, "n": 6},
+                                 "stoi": {"median": 0.97, "min": 0.955, "max": 0.981, "n": 6},
+                                 "mouth_to_ear_ms": {"median": 182.4, "max": 236.0, "n": 6},
+                                 "netstack_pesq_wb": {"median": 4.2, "min": 4.1, "max": 4.25, "n": 6},
+                                 "seeds": [1, 2, 3], "speech_s": 24.413, "speech": ["es", "fr", "it", "ru"]}},
             "serial": {"requests": 4120, "p50_ms": 2.9, "p99_ms": 8.4, "lost": 0, "mismatched": 0},
             "video": {"wifi-busy": {"fps": 9.4, "psnr_db": 33.1, "psnr_min_db": 30.2, "frames_shown": 56,
                                     "frames_sent": 60, "dropped": 3}},
@@ -220,9 +225,18 @@ def test_html_has_tables_plots_and_escaped_details(tmp_path: Path) -> None:
     assert _svgs(page)[0].count('data-points="40"') == 1
     assert svgs[1].count('class="bar"') == 8 and "netstack bench" in svgs[1]
     assert svgs[2].count("<polyline") == 4 and svgs[4].count("<polyline") == 2
-    # metrics table: PESQ beside the netstack figure, availability as a percentage
+    # metrics table: PESQ beside the netstack figure, availability as a percentage; a profile
+    # without per-call figures shows its medians alone
     assert re.search(r"<td>3g</td><td>g722</td><td class=\"num\">2.10</td><td class=\"num\">3.02</td>"
-                     r"<td class=\"num\">0.810</td><td class=\"num\">60.0 %</td>", page)
+                     r"<td class=\"num\">0.810</td><td class=\"num\">n/a</td><td class=\"num\">n/a</td>"
+                     r"<td class=\"num\"></td><td class=\"num\">60.0 %</td>", page)
+    # one with them: median (min-max) over seeds and directions, mouth-to-ear median / max, the
+    # speech scored and the seeds
+    assert re.search(r"<td>clean</td><td>opus</td><td class=\"num\">4.12 \(3.98-4.31\)</td>"
+                     r"<td class=\"num\">4.20 \(4.10-4.25\)</td><td class=\"num\">0.970 \(0.955-0.981\)</td>"
+                     r"<td class=\"num\">182 / 236 ms</td><td class=\"num\">24.4 s × 6</td>"
+                     r"<td class=\"num\">1, 2, 3</td><td class=\"num\">100.0 %</td>", page)
+    assert "speech_s" not in page.split("Other metrics", 1)[-1]  # not repeated among the other metrics
     details = page[page.index("Failed scenarios"):]
     assert "<details" in details and "call: no media for 3000 ms" in details and "rx_packets" in details
     assert "vdk-1" in details and "serial-soak" not in details
@@ -257,6 +271,8 @@ def test_summary_table() -> None:
     assert "HIL run: FAIL (3/4 scenarios passed) in 123.4 s" in text
     assert "p50 905 ms, p95 1150 ms (n=40)" in text
     assert "3g 2.10 (netstack 3.02)" in text and "3g 60.0 %" in text
+    assert "clean 4.12 (3.98-4.31) (netstack 4.20)" in text and "STOI:         clean 0.970 (0.955-0.981)" in text
+    assert "mouth-to-ear: clean 182 / 236 ms (median / max)" in text
     assert "4120 requests" in text
     assert "video:        wifi-busy 9.4 frames/s shown, median PSNR 33.1 dB" in text
     short = report.summary_table(minimal_result())

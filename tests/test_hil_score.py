@@ -227,3 +227,26 @@ def test_netstack_pesq_clean_lossy_and_deterministic(speech_wav: Path) -> None:
     assert lossy["pesq_wb"] < clean["pesq_wb"] - 1.0 and 0.2 < lossy["loss"] < 0.4, lossy
     assert netstack_pesq("lossy-30", speech_wav, seed=1) == lossy
     assert netstack_pesq("lossy-30", speech_wav, seed=2)["loss"] != lossy["loss"]
+
+
+def test_a_delay_that_grows_mid_call_is_followed_stretch_by_stretch() -> None:
+    """A jitter buffer that grows by 60 ms halfway through 24 s of corpus speech: each stretch is
+    aligned on its own, so STOI stays that of a clean copy (a single delay for all of it would
+    misalign half the clip by 60 ms) and the stretch delays show both the 100 and the 160 ms."""
+    from pystoi import stoi
+
+    from host_tools import speech as corpus
+
+    clip = corpus.clip("es")
+    half = len(clip) // 2 // RATE * RATE  # on a stretch boundary
+    rec = np.concatenate([np.zeros(1600, np.int16), clip[:half], np.zeros(960, np.int16), clip[half:],
+                          np.zeros(RATE, np.int16)])
+    r = score.score_call(clip, rec, max_delay_s=1.0)
+    assert r["stoi"] > 0.99 and r["pesq_wb"] > 4.0, r
+    sd = r["stretch_delay_ms"]
+    assert sd["n"] >= 15 and sd["median"] in (100.0, 160.0) and sd["max"] == 160.0, sd
+    delays = {round(d * 1000 / RATE) for _s, d, m in score.stretch_delays(clip, rec, round(r["delay_ms"] * 16))
+              if m >= score.STRETCH_MIN_MATCH}
+    assert delays == {100, 160}
+    one_delay = score._cut(rec, round(r["delay_ms"] * RATE / 1000), len(clip)).astype(np.float64) / 32768
+    assert stoi(clip / 32768.0, one_delay, RATE) < r["stoi"] - 0.02  # what the realignment buys

@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from host_tools.paths import BUILD, TESTDATA
+from host_tools.paths import BUILD
 
 OUT = BUILD / "hil"
 
@@ -27,8 +27,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.devices < 2 and not args.port:
         print("edgecall hil run: calls need at least 2 devices", file=sys.stderr)
         return EXIT_USAGE
+    if args.duration is not None and args.duration <= 0:
+        print("edgecall hil run: --duration must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    if args.mic is not None and not args.mic.is_file():
+        print(f"edgecall hil run: --mic: {args.mic} not found", file=sys.stderr)
+        return EXIT_USAGE
+    seeds = tuple(dict.fromkeys(args.seed)) if args.seed else scenarios.SEEDS
     opts = scenarios.Options(duration=args.duration, cycles=args.cycles, reboots=args.reboots, stress_s=args.stress,
-                             impair=args.impair, seed=args.seed, codec=args.codec)
+                             impair=args.impair, seeds=seeds, codec=args.codec)
     cfg = runner.RunConfig(devices=args.devices, ports=args.port or [], only=args.scenario or [], opts=opts,
                            server_host=args.server_host, mic=args.mic, json_out=args.json, html_out=args.html,
                            junit_out=args.junit,
@@ -87,12 +94,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.add_argument("--impair", metavar="PROFILE", help="run the call scenarios under this profile (name or JSON) only")
     r.add_argument("--codec", choices=["opus", "g722", "pcmu", "pcma"],
                    help="the devices offer only this codec (default: their own choice, Opus where they have it)")
-    r.add_argument("--duration", type=float, default=6.0, help="seconds each scored call is held (default 6)")
+    r.add_argument("--duration", type=float, metavar="S",
+                   help="seconds each scored call is held (default: until the whole speech clip has played and "
+                        "arrived, ~26 s); the video call's length (default 6)")
     r.add_argument("--cycles", type=int, default=20, help="call set-up/tear-down cycles per profile (default 20)")
     r.add_argument("--reboots", type=int, default=100, help="reboot cycles in serial-stress (default 100)")
     r.add_argument("--stress", type=float, default=10.0, help="seconds of back-to-back console requests (default 10)")
-    r.add_argument("--seed", type=int, default=1, help="impairment seed (default 1)")
-    r.add_argument("--mic", type=Path, default=TESTDATA / "speech" / "speech_16k.wav", help="16 kHz mono WAV the microphones play")
+    r.add_argument("--seed", type=int, action="append", metavar="N",
+                   help="impairment seed of the scored calls (repeat for several; default 1, 2 and 3: each profile's "
+                        "figure is the median over them)")
+    r.add_argument("--mic", type=Path, metavar="WAV",
+                   help="16 kHz mono WAV both microphones play (default: the speech corpus, another language per "
+                        "device and seed, 24 s each)")
     r.add_argument("--json", type=Path, default=OUT / "report.json", metavar="OUT")
     r.add_argument("--html", type=Path, default=OUT / "report.html", metavar="OUT")
     r.add_argument("--junit", type=Path, default=OUT / "report.xml", metavar="OUT")

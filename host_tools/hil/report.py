@@ -207,6 +207,22 @@ def _profiles(metrics: Mapping[str, Any]) -> list[str]:
     return list(seen)
 
 
+def _with_range(median: Any, spread: Mapping[str, Any], digits: int, unit: str = "") -> str:
+    """"median (min-max)" of a per-profile figure; the median alone when there is no spread."""
+    text = _fmt(median if median is not None else spread.get("median"), digits, unit)
+    lo, hi = _num(spread.get("min")), _num(spread.get("max"))
+    if lo is not None and hi is not None:
+        text += f" ({lo:.{digits}f}-{hi:.{digits}f})"
+    return text
+
+
+def _mouth_to_ear(spread: Mapping[str, Any]) -> str:
+    """"median / max ms" of a profile's mouth-to-ear delays."""
+    if _num(spread.get("median")) is None:
+        return "n/a"
+    return f"{_fmt(spread.get('median'), 0)} / {_fmt(spread.get('max'), 0)} ms"
+
+
 def _flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     """Scalar metrics as (dotted.name, value); lists (samples, series) are left out."""
     out: list[tuple[str, Any]] = []
@@ -409,15 +425,25 @@ def _html_metrics(result: Result) -> list[str]:
     out.append(_table(["metric", "p50", "p95", "samples"], rows))
     prof_rows = []
     pesq, net, stoi, ok = (_d(m.get(k)) for k in ("pesq_wb", "netstack_pesq_wb", "stoi", "call_success"))
-    codec = _d(m.get("codec"))
+    codec, speech = _d(m.get("codec")), _d(m.get("speech"))
     for p in _profiles(m):
         avail = _num(ok.get(p))
-        prof_rows.append([(_e(p), ""), (_e(codec.get(p, "")), ""), (_fmt(pesq.get(p), 2), "num"), (_fmt(net.get(p), 2), "num"),
-                          (_fmt(stoi.get(p), 3), "num"),
+        sp = _d(speech.get(p))
+        scored = (f"{_fmt(sp.get('speech_s'), 1, ' s')} × {_fmt(_d(sp.get('pesq_wb')).get('n'), 0)}"
+                  if _num(sp.get("speech_s")) is not None else "n/a")
+        prof_rows.append([(_e(p), ""), (_e(codec.get(p, "")), ""),
+                          (_e(_with_range(pesq.get(p), _d(sp.get("pesq_wb")), 2)), "num"),
+                          (_e(_with_range(net.get(p), _d(sp.get("netstack_pesq_wb")), 2)), "num"),
+                          (_e(_with_range(stoi.get(p), _d(sp.get("stoi")), 3)), "num"),
+                          (_e(_mouth_to_ear(_d(sp.get("mouth_to_ear_ms")))), "num"),
+                          (_e(scored), "num"), (_e(", ".join(map(str, _l(sp.get("seeds"))))), "num"),
                           (_fmt(avail * 100 if avail is not None else None, 1, " %"), "num")])
     out.append("<h3>Per network profile</h3>")
-    out.append(_table(["profile", "codec", "PESQ-WB", "netstack PESQ-WB", "STOI", "availability"], prof_rows,
-                      "no per-profile metrics"))
+    out.append("<p>Speech figures: the median over the seeds' calls and both directions, (min-max) beside it; "
+               "mouth-to-ear: median / max over the same; speech scored: the shortest scored clip × the number of "
+               "directions scored.</p>")
+    out.append(_table(["profile", "codec", "PESQ-WB", "netstack PESQ-WB", "STOI", "mouth-to-ear", "speech scored",
+                       "seeds", "availability"], prof_rows, "no per-profile metrics"))
     video = _d(m.get("video"))
     if video:
         out.append("<h3>Video</h3>")
@@ -426,7 +452,8 @@ def _html_metrics(result: Result) -> list[str]:
                             (_fmt(_d(v).get("psnr_db"), 1, " dB"), "num"), (_fmt(_d(v).get("psnr_min_db"), 1, " dB"), "num"),
                             (_fmt(_d(v).get("frames_shown"), 0), "num"), (_fmt(_d(v).get("frames_sent"), 0), "num"),
                             (_fmt(_d(v).get("dropped"), 0), "num")] for p, v in video.items())))
-    shown = {"join_ms", "first_audio_ms", "pesq_wb", "netstack_pesq_wb", "stoi", "call_success", "video", "codec"}
+    shown = {"join_ms", "first_audio_ms", "pesq_wb", "netstack_pesq_wb", "stoi", "call_success", "video", "codec",
+             "speech"}
     other = [(k, v) for k, v in _flat_metrics({k: v for k, v in m.items() if k not in shown})]
     if other:
         out.append("<h3>Other metrics</h3>")
@@ -607,6 +634,18 @@ def _per_profile(values: Mapping[str, Any], digits: int, scale: float = 1.0, uni
     return ", ".join(parts) or "n/a"
 
 
+def _per_profile_range(values: Mapping[str, Any], speech: Mapping[str, Any], key: str, digits: int,
+                       beside: Mapping[str, Any] | None = None, beside_label: str = "") -> str:
+    """"profile median (min-max)" per profile, the `beside` figure after it."""
+    parts = []
+    for p, v in values.items():
+        text = f"{p} {_with_range(v, _d(_d(speech.get(p)).get(key)), digits)}"
+        if beside is not None and p in beside:
+            text += f" ({beside_label} {_fmt(beside[p], digits)})"
+        parts.append(text)
+    return ", ".join(parts) or "n/a"
+
+
 def summary_table(result: Result) -> str:
     """Plain-text summary for the terminal: one row per scenario, then the run's metrics."""
     scenarios = _scenarios(result)
@@ -629,7 +668,7 @@ def summary_table(result: Result) -> str:
         lines.append("(no scenarios ran)")
     n_pass = sum(1 for s in scenarios if s.get("passed"))
     m = _d(result.get("metrics"))
-    join, first = _d(m.get("join_ms")), _d(m.get("first_audio_ms"))
+    join, first, speech = _d(m.get("join_ms")), _d(m.get("first_audio_ms")), _d(m.get("speech"))
     lines += [
         "",
         f"HIL run: {'PASS' if result.get('passed') else 'FAIL'} ({n_pass}/{len(scenarios)} scenarios passed)"
@@ -637,9 +676,11 @@ def summary_table(result: Result) -> str:
         f"join time:    p50 {_fmt(join.get('p50'), 0, ' ms')}, p95 {_fmt(join.get('p95'), 0, ' ms')}"
         f" (n={len(_l(join.get('samples')))})",
         f"first audio:  p50 {_fmt(first.get('p50'), 0, ' ms')}, p95 {_fmt(first.get('p95'), 0, ' ms')}",
-        "PESQ-WB:      " + _per_profile(_d(m.get("pesq_wb")), 2, beside=_d(m.get("netstack_pesq_wb")),
-                                     beside_label="netstack"),
-        f"STOI:         {_per_profile(_d(m.get('stoi')), 3)}",
+        "PESQ-WB:      " + _per_profile_range(_d(m.get("pesq_wb")), speech, "pesq_wb", 2,
+                                           beside=_d(m.get("netstack_pesq_wb")), beside_label="netstack"),
+        f"STOI:         {_per_profile_range(_d(m.get('stoi')), speech, 'stoi', 3)}",
+        "mouth-to-ear: " + (", ".join(f"{p} {_mouth_to_ear(_d(_d(v).get('mouth_to_ear_ms')))}" for p, v in speech.items())
+                            or "n/a") + (" (median / max)" if speech else ""),
         f"availability: {_per_profile(_d(m.get('call_success')), 1, 100.0, ' %')}",
     ]
     for p, v in _d(m.get("video")).items():

@@ -3,6 +3,9 @@ build and flash the firmware, provision tokens through the station (SQLite ledge
 folder, build/hil/runs/<time>-<pid>), start the channel server (100 ms signalling round trip,
 impairment per scenario), run the scenarios, write the JSON, JUnit and HTML reports, stop
 everything. Exit 0 only if every scenario passed.
+
+The microphones play the speech corpus (host_tools/hil/mics.py; its clips are written into the
+run's folder, mic/) unless a --mic file is given.
 """
 from __future__ import annotations
 
@@ -24,10 +27,8 @@ from host_tools import netaddr
 from host_tools.hil import fleet, report, scenarios
 from host_tools.hil.cli import OUT
 from host_tools.hil.dut import Dut
-from host_tools.paths import TESTDATA
 from host_tools import __version__ as VERSION
 
-DEFAULT_MIC = TESTDATA / "speech" / "speech_16k.wav"
 SIGNAL_RTT_MS = 100.0
 
 
@@ -37,7 +38,7 @@ class RunConfig:
     ports: list[str] = field(default_factory=list)
     only: list[str] = field(default_factory=list)  # scenario globs; empty: the standard suite
     opts: scenarios.Options = field(default_factory=scenarios.Options)
-    mic: Path = DEFAULT_MIC
+    mic: Path | None = None  # what both microphones play; None: the speech corpus (scenarios, mics.py)
     json_out: Path = OUT / "report.json"
     html_out: Path = OUT / "report.html"
     junit_out: Path = OUT / "report.xml"
@@ -79,8 +80,8 @@ class Run:
     # ---- set-up and tear-down ----
     def setup(self) -> scenarios.Context:
         cfg = self.cfg
-        if not cfg.mic.is_file():
-            raise FileNotFoundError(f"microphone file {cfg.mic} not found (../shared/testdata beside the project?)")
+        if cfg.mic is not None and not cfg.mic.is_file():
+            raise FileNotFoundError(f"microphone file {cfg.mic} not found")
         if cfg.work is None:
             cfg.work = OUT / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         cfg.work.mkdir(parents=True, exist_ok=True)
@@ -109,12 +110,14 @@ class Run:
         for d in self.duts:
             self.versions[d.id] = fleet.identity(d)
         return scenarios.Context(self.duts, self.server, ident, ledger, cfg.mic, self.sim_root, cfg.opts, self.log,
-                                 t0=self.t0)
+                                 t0=self.t0, mic_folder=cfg.work / "mic")
 
     def teardown(self) -> None:
         fleet.stop(self.duts, self.sim_root)
         if self.sim_root is not None:
             shutil.rmtree(self.sim_root, ignore_errors=True)  # flash images and recordings: MBs a run
+        if self.cfg.work is not None:
+            shutil.rmtree(self.cfg.work / "mic", ignore_errors=True)  # copies of the corpus's clips
         if self.server is not None:
             self.server.stop()
 
@@ -144,6 +147,8 @@ class Run:
             entry["passed"], entry["skipped"] = True, str(e)
         except Exception as e:  # noqa: BLE001 - every failure is reported, with its bundle
             entry["error"] = f"{type(e).__name__}: {e}" if not isinstance(e, AssertionError) else str(e)
+            if isinstance(e, scenarios.ScenarioFailed):
+                entry["metrics"] = e.metrics  # what was measured before the verdict
             entry["traceback"] = traceback.format_exc(limit=6)
             entry["diagnostics"] = {d.id: d.bundle() for d in self.duts}
         entry["duration_s"] = round(time.monotonic() - t, 2)
@@ -184,7 +189,8 @@ class Run:
         if ctx is not None:
             metrics.update({"join_ms": _percentiles(ctx.join_ms), "first_audio_ms": _percentiles(ctx.first_audio_ms),
                             "pesq_wb": ctx.pesq_wb, "stoi": ctx.stoi, "netstack_pesq_wb": ctx.netstack_pesq_wb,
-                            "call_success": ctx.call_success, "codec": ctx.codec, "signal_rtt_ms": SIGNAL_RTT_MS,
+                            "call_success": ctx.call_success, "codec": ctx.codec, "speech": ctx.speech,
+                            "signal_rtt_ms": SIGNAL_RTT_MS,
                             **ctx.extra})
             series["jb"] = ctx.jb_series
         series["heap"] = {dev: [[t, v] for t, v in sorted(pts.items())] for dev, pts in self.heap.items()}

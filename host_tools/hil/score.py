@@ -34,6 +34,10 @@ PREROLL_S = 2.0          # frames read before a window's start, so the queue sta
 MIN_SPEECH_S = 0.5       # shorter references or recordings are not scored
 SILENCE_DBFS = -70.0     # a scored segment quieter than this (RMS) is "no speech received"
 FLOOR = 1e-3             # normalised cross-correlation: energy floor, relative to the reference's
+STRETCH_S = 1.0          # the reference is cut into stretches this long for their own delays
+STRETCH_SEARCH_S = 0.5   # a stretch's delay is searched this far either side of the whole reference's
+STRETCH_SPEECH_DB = 15.0  # a stretch holds speech when its RMS is at most this far below the reference's
+STRETCH_MIN_MATCH = 0.5  # a stretch matched more weakly (lost, concealed) gives no delay
 
 PathLike = Union[str, Path]
 
@@ -198,6 +202,46 @@ def align(reference: np.ndarray, degraded: np.ndarray, rate: int = RATE, max_del
     return int(np.argmax(correlation(reference, degraded, rate, max_delay_s)))
 
 
+def stretch_delays(reference: np.ndarray, degraded: np.ndarray, delay: int, rate: int = RATE) -> list[tuple[int, int, float]]:
+    """(start in the reference, delay, normalised cross-correlation) of each STRETCH_S stretch of
+    the reference, its delay in `degraded` searched within STRETCH_SEARCH_S of `delay` (the whole
+    reference's): a jitter buffer that grows or shrinks, or an underrun, moves the speech after it,
+    so each stretch has its own. Stretches without speech (STRETCH_SPEECH_DB) get the delay
+    before them (`delay` at the start) and a correlation of 0."""
+    ref = np.asarray(reference, dtype=np.float64)
+    deg = np.asarray(degraded, dtype=np.float64)
+    n, w = max(1, round(STRETCH_S * rate)), round(STRETCH_SEARCH_S * rate)
+    quiet = level_dbfs(reference) - STRETCH_SPEECH_DB
+    out: list[tuple[int, int, float]] = []
+    last = delay
+    for start in range(0, len(ref), n):
+        seg = ref[start:start + n]
+        if len(seg) < n // 2 or level_dbfs(seg) < quiet:
+            out.append((start, last, 0.0))
+            continue
+        lo = max(0, start + delay - w)
+        window = deg[lo:start + delay + w + len(seg)]
+        if len(window) == 0:
+            out.append((start, last, 0.0))
+            continue
+        c = correlation(seg, window, rate, (len(window) - 1) / rate)
+        k = int(np.argmax(c))
+        d, match = lo + k - start, float(c[k])
+        if match >= STRETCH_MIN_MATCH:
+            last = d
+        out.append((start, d if match >= STRETCH_MIN_MATCH else last, match))
+    return out
+
+
+def realigned(reference_len: int, degraded: np.ndarray, stretches: list[tuple[int, int, float]],
+              rate: int = RATE) -> np.ndarray:
+    """The degraded signal cut stretch by stretch at each one's own delay (stretch_delays), as long
+    as the reference: what STOI, which needs its inputs aligned, is given."""
+    n = max(1, round(STRETCH_S * rate))
+    parts = [_cut(degraded, max(0, start + d), min(n, reference_len - start)) for start, d, _m in stretches]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=degraded.dtype)
+
+
 # ---- scoring --------------------------------------------------------------------------------
 
 def level_dbfs(pcm: np.ndarray) -> float:
@@ -244,9 +288,14 @@ def score_call(reference_pcm: Union[np.ndarray, PathLike], recording: np.ndarray
     The recording is searched (align(), up to max_delay_s; default: all of it) for the speech,
     and the len(reference) samples from that delay are scored, zero-padded if the recording ends
     early. delay_ms is that delay: the mouth-to-ear delay when the recording starts when the
-    reference started playing (read_speaker(start_unix=mic_start(...))).
+    reference started playing (read_speaker(start_unix=mic_start(...))). Each stretch of speech
+    then has its own delay (stretch_delays: the jitter buffer moves it during a call); PESQ aligns
+    its utterances itself and scores the cut at delay_ms, STOI scores the recording realigned
+    stretch by stretch (realigned()).
 
-    Returns pesq_wb (pesq_nb at 8 kHz), stoi, delay_ms, speech_s (length scored), and level_db
+    Returns pesq_wb (pesq_nb at 8 kHz), stoi, delay_ms, stretch_delay_ms {"median", "max", "n"}
+    (over the stretches of speech matched in the recording; median and max None if none was),
+    speech_s (length scored), and level_db
     {"reference", "received"} (RMS dBFS of the reference and of the scored segment), and match,
     the normalised cross-correlation at the delay (1: a copy; a low value with a low PESQ says the
     recording holds little of the speech, e.g. only noise or clicks). Raises
@@ -276,6 +325,9 @@ def score_call(reference_pcm: Union[np.ndarray, PathLike], recording: np.ndarray
         raise ValueError(f"no speech received: silence where the speech should be, {delay / rate * 1000:.0f} ms "
                          f"into the recording (RMS {level:.1f} dBFS)")
     r, d = ref.astype(np.float64) / 32768.0, deg.astype(np.float64) / 32768.0
+    stretches = stretch_delays(ref, rec, delay, rate)
+    matched = [dl for _s, dl, m in stretches if m >= STRETCH_MIN_MATCH]
+    d_aligned = realigned(len(ref), rec, stretches, rate).astype(np.float64) / 32768.0
     try:
         p = float(pesq(rate, r, d, mode))
     except (PesqError, ValueError, ArithmeticError) as exc:
@@ -284,8 +336,11 @@ def score_call(reference_pcm: Union[np.ndarray, PathLike], recording: np.ndarray
                          f"({type(exc).__name__}: {exc})") from None
     return {
         f"pesq_{mode}": round(p, 3),
-        "stoi": round(float(stoi(r, d, rate, extended=False)), 4),
+        "stoi": round(float(stoi(r, d_aligned, rate, extended=False)), 4),
         "delay_ms": round(delay * 1000.0 / rate, 2),
+        "stretch_delay_ms": {"median": round(float(np.median(matched)) * 1000.0 / rate, 2) if matched else None,
+                             "max": round(max(matched) * 1000.0 / rate, 2) if matched else None,
+                             "n": len(matched)},
         "speech_s": round(len(ref) / rate, 3),
         "match": round(float(ncc[delay]), 3),
         "level_db": {"reference": round(level_dbfs(ref), 2), "received": round(level, 2)},
