@@ -226,3 +226,19 @@ def test_missing_corpus_package_is_a_usage_error(monkeypatch: pytest.MonkeyPatch
     assert res.run(json_out=True, quick=True) == 2
     err = capsys.readouterr().err
     assert "edgecall-no-such-package is not installed" in err and "apt-get install -y edgecall-no-such-package" in err
+
+
+def test_a_missed_target_fails_the_run_and_says_by_how_much(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    targets = [{"name": "g722 full PESQ at 10% random loss", "target": 3.5, "value": 3.6, "met": True},
+               {"name": "g722 full PESQ at 40% bursty loss", "target": 2.5, "value": 1.714, "met": False}]
+    assert res.report_missed(targets)
+    err = capsys.readouterr().err
+    assert "MISSED g722 full PESQ at 40% bursty loss: median 1.714 against 2.5, 0.786 short" in err
+    assert "10% random" not in err
+    assert not res.report_missed(targets[:1])
+    monkeypatch.setattr(res, "benchmark", lambda cfg, plot: {"targets": targets})
+    monkeypatch.setattr(res, "emit", lambda result, json_out, human: None)
+    assert res.run(json_out=True, quick=True) == 1
+    monkeypatch.setattr(res, "benchmark", lambda cfg, plot: {"targets": targets[:1]})
+    assert res.run(json_out=True, quick=True) == 0
