@@ -610,8 +610,10 @@ def test_delay_spike_plays_late_packets() -> None:
 # ---- NACK, retransmission, RTCP round trip, adaptation ----------------------------------------
 
 def call(tx: nc.MediaSender, rx: nc.MediaReceiver, pcm: np.ndarray, frames: int, fwd_loss, rtt_half: int = 20,
-         jitter: int = 10, seed: int = 1, back_loss: float = 0.0) -> list[np.ndarray]:
-    """Both directions through a lossy channel; feedback flows back to the sender."""
+         jitter: int = 10, seed: int = 1, back_loss: float = 0.0,
+         media_delay: Optional[Callable[[int], int]] = None) -> list[np.ndarray]:
+    """Both directions through a lossy channel; feedback flows back to the sender. media_delay(i):
+    the forward delay of frame i's first transmission instead of rtt_half + jitter."""
     rng = random.Random(seed)
     fs = tx.frame_samples
     queue: list[tuple[int, int, str, bytes]] = []
@@ -622,7 +624,8 @@ def call(tx: nc.MediaSender, rx: nc.MediaReceiver, pcm: np.ndarray, frames: int,
             i = t // 20
             for p in tx.push(pcm[i * fs:(i + 1) * fs], t):
                 if not fwd_loss(rng, t):
-                    queue.append((t + rtt_half + rng.randint(0, jitter), order, "rx", p))
+                    delay = media_delay(i) if media_delay else rtt_half + rng.randint(0, jitter)
+                    queue.append((t + delay, order, "rx", p))
                     order += 1
         queue.sort()
         while queue and queue[0][0] <= t:
@@ -688,33 +691,8 @@ def test_a_late_original_is_a_first_arrival_and_its_retransmission_recovers_noth
     retransmission the request brings 40 ms later is a copy."""
     tx = nc.MediaSender("g722", 20, nack=True, ssrc=5, seq=1, ts=1)
     rx = nc.MediaReceiver("g722", 20, ssrc=6, nack=True, min_delay_ms=60)
-    pcm = speechlike(16000, 4.0)
-    fs = tx.frame_samples
-    queue: list[tuple[int, int, str, bytes]] = []
-    order = 0
-    for t in range(0, 4000):
-        if t % 20 == 0 and t < 3600:
-            i = t // 20
-            for p in tx.push(pcm[i * fs:(i + 1) * fs], t):
-                queue.append((t + (65 if i == 50 else 20), order, "rx", p))
-                order += 1
-        queue.sort()
-        while queue and queue[0][0] <= t:
-            _, _, who, p = queue.pop(0)
-            if who == "rx":
-                rx.on_packet(p, t)
-            else:
-                for q in tx.on_packet(p, t):
-                    queue.append((t + 20, order, "rx", q))
-                    order += 1
-        if t % 20 == 10:
-            rx.pull(t)
-            for fb in rx.poll_feedback(t):
-                queue.append((t + 20, order, "tx", fb))
-                order += 1
-            for q in tx.poll(t):
-                queue.append((t + 20, order, "rx", q))
-                order += 1
+    call(tx, rx, speechlike(16000, 4.0), 180, lambda rng, t: False, jitter=0,
+         media_delay=lambda i: 65 if i == 50 else 20)
     st, ts = rx.stats(), tx.stats()
     assert st["nack_sent"] >= 1 and ts["retransmissions"] >= 1, (st, ts)
     assert st["nack_recovered"] == 0 and st["duplicates"] == 1 and st["late"] == 0, st
