@@ -747,7 +747,7 @@ static int32_t red_distance(const ec_media_tx *st, uint32_t level)
 
 static void apply_level(ec_media_tx *st, uint32_t level)
 {
-    int32_t fec = 0, red = 0, bits = 8, ptime = st->base_ptime_ms;
+    int32_t fec = 0, red = 0, bits = 8;
     switch (level) {
     case 1:
         fec = 4;
@@ -773,7 +773,7 @@ static void apply_level(ec_media_tx *st, uint32_t level)
     if (st->codec == EC_MEDIA_G722) {
         st->g722_bits = bits;
     }
-    st->next_ptime_blocks = ptime / 10;
+    st->next_ptime_blocks = st->base_ptime_ms / 10;
     st->st.level = level;
 }
 
@@ -1192,15 +1192,10 @@ typedef char nack_slots_fit_a_mask[EC_MEDIA_NACK_MAX <= 32 ? 1 : -1];
 
 static int nack_asked(const ec_media_rx *st, uint16_t seq);
 
-/* seq came (as itself or recovered from RED/FEC): no more requests for it, and a retransmission
- * of it that comes later recovers nothing. */
+/* seq came: no more requests for it. */
 static void nack_remove(ec_media_rx *st, uint16_t seq)
 {
     uint32_t i, j;
-    int slot = nack_asked(st, seq);
-    if (slot >= 0) {
-        st->asked_got |= 1u << slot;
-    }
     for (i = 0; i < st->n_nack; i++) {
         if (st->nack_list[i].seq == seq) {
             for (j = i + 1; j < st->n_nack; j++) {
@@ -1241,6 +1236,17 @@ static int nack_recovers(ec_media_rx *st, uint16_t seq, uint32_t now_ms)
     st->asked_got |= 1u << i;
     st->rtx_arrivals += (uint32_t)rtx;
     return !rtx ? RTX_NONE : first ? RTX_RECOVERY : RTX_COPY;
+}
+
+/* RED or FEC rebuilt seq: no more requests for it, and a retransmission of it that comes later
+ * recovers nothing. */
+static void nack_rebuilt(ec_media_rx *st, uint16_t seq)
+{
+    int slot = nack_asked(st, seq);
+    if (slot >= 0) {
+        st->asked_got |= 1u << slot;
+    }
+    nack_remove(st, seq);
 }
 
 static void note_asked(ec_media_rx *st, uint16_t seq, uint32_t now_ms)
@@ -1461,7 +1467,7 @@ static int fec_try(ec_media_rx *st, uint32_t i, uint32_t now_ms)
                      (size_t)st->block_bytes, EC_JB_F_RECOVERED | ((acc.b1 & 0x80u) ? EC_JB_F_MARKER : 0u),
                      0) == EC_JB_STORED) {
         st->st.recovered_fec++;
-        nack_remove(st, missing_seq);
+        nack_rebuilt(st, missing_seq);
     }
     return 1;
 }
@@ -1767,7 +1773,7 @@ int ec_media_rx_packet(ec_media_rx *st, const uint8_t *pkt, size_t len, uint32_t
         if (ec_jb_insert(&st->jb, now_ms, rts, rseq, rp, red[i].len, (size_t)st->extra, (size_t)st->block_bytes,
                          EC_JB_F_RECOVERED, 0) == EC_JB_STORED) {
             st->st.recovered_red++;
-            nack_remove(st, rseq);
+            nack_rebuilt(st, rseq);
         }
     }
     if (st->n_fec > 0u) {
