@@ -1,6 +1,7 @@
 """Audio test-data files: raw little-endian PCM, WAV, WAV IMA ADPCM, and the harness digest (FNV-1a 64)."""
 from __future__ import annotations
 
+import os
 import struct
 import wave
 from pathlib import Path
@@ -21,6 +22,19 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
     with wave.open(str(path), "rb") as w:
         assert w.getsampwidth() == 2 and w.getnchannels() == 1, path
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16), w.getframerate()
+
+
+def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
+    """A 16-bit mono WAV, written under a temporary name and renamed into place (a reader never
+    sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.asarray(pcm).astype("<i2").tobytes())
+    os.replace(tmp, path)
 
 
 def write_ima_wav(path: Path, blocks: bytes, block_size: int, rate: int) -> None:

@@ -49,6 +49,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from host_tools.audiofiles import write_wav
+
 from host_tools.paths import BUILD
 
 RATE = 16000
@@ -350,15 +352,7 @@ def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
 
 
 def _save(clip: Clip, wav: Path, man: Path) -> None:
-    def write_wav(p: Path) -> None:
-        with wave.open(str(p), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(RATE)
-            w.writeframes(clip.pcm.astype("<i2").tobytes())
-
-    wav.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(wav, write_wav)
+    write_wav(wav, clip.pcm, RATE)
     _write_atomic(man, lambda p: p.write_text(json.dumps(clip.manifest, indent=2) + "\n"))
 
 

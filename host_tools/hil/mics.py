@@ -12,14 +12,13 @@ A virtual devkit's microphone reads mic.wav in its folder when a call opens its 
 """
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from host_tools import speech
-from host_tools.audiofiles import read_wav
+from host_tools.audiofiles import read_wav, write_wav
 from host_tools.hil.dut import Dut
 from host_tools.sim import board, state
 
@@ -33,17 +32,6 @@ class Mic:
     label: str
     path: Path
     pcm: np.ndarray
-
-
-def _write_wav(path: Path, pcm: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with wave.open(str(tmp), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm.astype("<i2").tobytes())
-    tmp.replace(path)
 
 
 def user_file(path: Path) -> Mic:
@@ -70,7 +58,7 @@ class MicPlan:
             except speech.SpeechCorpusError as e:
                 raise RuntimeError(f"the HIL's speech comes from the corpus: {e}; or give --mic FILE") from e
             path = self.folder / f"{language}.wav"
-            _write_wav(path, pcm)
+            write_wav(path, pcm, RATE)
             self._cache[language] = Mic(language, path, pcm)
         return self._cache[language]
 
